@@ -1,0 +1,108 @@
+"""Commands the core accepts. Prices are ticks, quantities lots, amounts minor units.
+
+The sequencer stamps each command with its sequence number and time; the
+commands themselves carry only what the caller decided.
+"""
+
+from typing import NamedTuple
+
+from openbell.contracts.enums import OrderType, SelfTradePrevention, Side, TimeInForce
+
+
+class DefineAsset(NamedTuple):
+    """Make an asset known, with the number of decimal places of its minor unit."""
+
+    asset: str
+    scale: int
+
+
+class ListInstrument(NamedTuple):
+    """List an instrument that trades `base_asset` against `quote_asset`."""
+
+    symbol: str
+    base_asset: str
+    quote_asset: str
+    tick_size: str
+    """Decimal string: the price increment, in quote asset per unit of base asset."""
+    lot_size: str
+    """Decimal string: the quantity increment, in units of base asset."""
+    min_quantity: int
+    max_quantity: int
+    reference_price: int
+    price_band_bps: int
+    """Orders must be priced within this many basis points of the reference price."""
+    maker_fee_bps: int
+    taker_fee_bps: int
+
+
+class SetReferencePrice(NamedTuple):
+    symbol: str
+    price: int
+
+
+class HaltMarket(NamedTuple):
+    """Halt one symbol, or every symbol when `symbol` is None. Cancels stay allowed."""
+
+    symbol: str | None
+    reason: str
+
+
+class ResumeMarket(NamedTuple):
+    symbol: str | None
+
+
+class OpenAccount(NamedTuple):
+    """Open a trading account; the core assigns its id."""
+
+
+class Deposit(NamedTuple):
+    """Credit an account from the external clearing account; `reference` is the idempotency key."""
+
+    account_id: int
+    asset: str
+    amount: int
+    reference: str
+
+
+class PlaceOrder(NamedTuple):
+    account_id: int
+    client_order_id: str
+    symbol: str
+    side: Side
+    order_type: OrderType
+    price: int | None
+    quantity: int
+    time_in_force: TimeInForce
+    post_only: bool = False
+    self_trade_prevention: SelfTradePrevention = SelfTradePrevention.CANCEL_TAKER
+
+
+class CancelOrder(NamedTuple):
+    account_id: int
+    order_id: int
+
+
+class AmendOrder(NamedTuple):
+    """Change an open order's total quantity and/or price.
+
+    A lower quantity keeps time priority; a higher quantity or a new price loses it.
+    """
+
+    account_id: int
+    order_id: int
+    quantity: int | None = None
+    price: int | None = None
+
+
+Command = (
+    DefineAsset
+    | ListInstrument
+    | SetReferencePrice
+    | HaltMarket
+    | ResumeMarket
+    | OpenAccount
+    | Deposit
+    | PlaceOrder
+    | CancelOrder
+    | AmendOrder
+)

@@ -1,0 +1,1 @@
+"""Journals and snapshot stores: in memory, SQLite and PostgreSQL."""

@@ -1,0 +1,1 @@
+"""The sequencer and recovery: batching, journaling, applying and answering commands."""

@@ -1,0 +1,1 @@
+"""The deterministic state machine: ledger, instruments, order books, matching, risk."""

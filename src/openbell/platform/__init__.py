@@ -1,0 +1,1 @@
+"""Infrastructure that knows no business rule: settings, database, web, security."""

@@ -1,0 +1,1 @@
+"""Pure building blocks shared by every context: identifiers, money, time, errors."""
