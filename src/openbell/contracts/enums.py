@@ -80,3 +80,4 @@ class RejectReason(StrEnum):
     """An asset, instrument or reference that already exists."""
     INVALID_INSTRUMENT = "invalid_instrument"
     INVALID_AMOUNT = "invalid_amount"
+    INVALID_REFERENCE = "invalid_reference"

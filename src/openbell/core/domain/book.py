@@ -1,0 +1,220 @@
+"""Orders and the order book: price levels in heaps, each level a FIFO queue.
+
+Best-price access is O(1), adding a new price level O(log levels), adding to an
+existing level and cancelling O(1). Cancelled orders are marked dead (remaining
+quantity zero) and skipped when they reach the front of their queue, so a cancel
+never scans a queue; a queue that fills up with dead orders is compacted.
+"""
+
+import heapq
+from collections import deque
+from collections.abc import Iterator
+
+from openbell.contracts.enums import (
+    OrderStatus,
+    OrderType,
+    SelfTradePrevention,
+    Side,
+    TimeInForce,
+)
+from openbell.core.domain.ledger import Balance
+
+COMPACT_AFTER_DEAD = 32
+
+
+class Order:
+    """An order while the core holds it: quantities in lots, prices in ticks."""
+
+    __slots__ = (
+        "account_id",
+        "client_order_id",
+        "created_at",
+        "fees_paid",
+        "filled",
+        "filled_amount",
+        "held",
+        "hold_balance",
+        "order_id",
+        "order_type",
+        "post_only",
+        "price",
+        "quantity",
+        "reason",
+        "receive_balance",
+        "remaining",
+        "self_trade_prevention",
+        "side",
+        "status",
+        "symbol",
+        "time_in_force",
+        "updated_at",
+    )
+
+    def __init__(
+        self,
+        order_id: int,
+        account_id: int,
+        client_order_id: str,
+        symbol: str,
+        side: Side,
+        order_type: OrderType,
+        price: int,
+        quantity: int,
+        time_in_force: TimeInForce,
+        post_only: bool,
+        self_trade_prevention: SelfTradePrevention,
+        timestamp: int,
+    ) -> None:
+        self.order_id = order_id
+        self.account_id = account_id
+        self.client_order_id = client_order_id
+        self.symbol = symbol
+        self.side = side
+        self.order_type = order_type
+        self.price = price
+        """The limit price; for a market order, the band edge it may not trade beyond."""
+        self.quantity = quantity
+        self.remaining = quantity
+        """Live quantity still resting or to match; zero once the order is dead."""
+        self.filled = 0
+        self.filled_amount = 0
+        self.fees_paid = 0
+        self.time_in_force = time_in_force
+        self.post_only = post_only
+        self.self_trade_prevention = self_trade_prevention
+        self.created_at = timestamp
+        self.updated_at = timestamp
+        self.status = OrderStatus.NEW
+        self.reason: str | None = None
+        self.held = 0
+        """What this order still holds, in the hold asset's minor units."""
+        self.hold_balance: Balance | None = None
+        """The balance its hold sits in: quote for a buy, base for a sell."""
+        self.receive_balance: Balance | None = None
+        """The balance its fills credit: base for a buy, quote for a sell."""
+
+    def clone(self) -> "Order":
+        """A copy to requeue at the back after the original is taken out of its queue."""
+        twin = Order.__new__(Order)
+        for name in Order.__slots__:
+            setattr(twin, name, getattr(self, name))
+        return twin
+
+
+class Level:
+    """The orders resting at one price, oldest first, and their live quantity."""
+
+    __slots__ = ("dead", "orders", "price", "quantity")
+
+    def __init__(self, price: int) -> None:
+        self.price = price
+        self.orders: deque[Order] = deque()
+        self.quantity = 0
+        self.dead = 0
+
+
+class BookSide:
+    """One side of a book. Heap keys are prices for asks and negated prices for bids."""
+
+    __slots__ = ("heap", "in_heap", "levels", "sign")
+
+    def __init__(self, sign: int) -> None:
+        self.sign = sign
+        self.levels: dict[int, Level] = {}
+        self.heap: list[int] = []
+        self.in_heap: set[int] = set()
+
+    def add(self, order: Order) -> None:
+        price = order.price
+        level = self.levels.get(price)
+        if level is None:
+            level = self.levels[price] = Level(price)
+            key = price * self.sign
+            if key not in self.in_heap:
+                self.in_heap.add(key)
+                heapq.heappush(self.heap, key)
+        level.orders.append(order)
+        level.quantity += order.remaining
+
+    def remove(self, order: Order) -> int:
+        """Take a resting order out and return what it had left.
+
+        The order stays in its queue, dead (remaining zero), until it reaches the front.
+        """
+        remaining = order.remaining
+        level = self.levels[order.price]
+        level.quantity -= remaining
+        order.remaining = 0
+        if level.quantity == 0:
+            del self.levels[order.price]
+            return remaining
+        level.dead += 1
+        if level.dead > COMPACT_AFTER_DEAD and level.dead * 2 > len(level.orders):
+            level.orders = deque(o for o in level.orders if o.remaining)
+            level.dead = 0
+        return remaining
+
+    def best(self) -> Level | None:
+        """The best live level, dropping stale heap entries on the way."""
+        heap, levels = self.heap, self.levels
+        while heap:
+            level = levels.get(heap[0] * self.sign)
+            if level is not None:
+                return level
+            self.in_heap.discard(heapq.heappop(heap))
+        return None
+
+    def drop_best(self) -> None:
+        """Forget the best level after it has been emptied by matching."""
+        key = heapq.heappop(self.heap)
+        self.in_heap.discard(key)
+        del self.levels[key * self.sign]
+
+    def iter_levels(self) -> Iterator[Level]:
+        """Live levels best first, without disturbing the heap: O(k log k) for the first k."""
+        heap, levels, sign = self.heap, self.levels, self.sign
+        if not heap:
+            return
+        frontier = [(heap[0], 0)]
+        size = len(heap)
+        while frontier:
+            key, index = heapq.heappop(frontier)
+            level = levels.get(key * sign)
+            if level is not None:
+                yield level
+            for child in (2 * index + 1, 2 * index + 2):
+                if child < size:
+                    heapq.heappush(frontier, (heap[child], child))
+
+    def depth(self, limit: int) -> list[tuple[int, int]]:
+        result: list[tuple[int, int]] = []
+        for level in self.iter_levels():
+            if len(result) >= limit:
+                break
+            result.append((level.price, level.quantity))
+        return result
+
+    def resting(self) -> Iterator[Order]:
+        """Every live order, levels best first and each level oldest first."""
+        for level in self.iter_levels():
+            for order in level.orders:
+                if order.remaining:
+                    yield order
+
+
+class Book:
+    """Both sides of one instrument's book, and the sequence of the last command that changed it."""
+
+    __slots__ = ("asks", "bids", "sequence", "symbol")
+
+    def __init__(self, symbol: str) -> None:
+        self.symbol = symbol
+        self.bids = BookSide(-1)
+        self.asks = BookSide(1)
+        self.sequence = 0
+
+    def side_of(self, side: Side) -> BookSide:
+        return self.bids if side is Side.BUY else self.asks
+
+    def opposite_of(self, side: Side) -> BookSide:
+        return self.asks if side is Side.BUY else self.bids

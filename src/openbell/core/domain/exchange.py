@@ -1,0 +1,433 @@
+"""The exchange: the core's whole state and the one function that changes it.
+
+`Exchange.apply` takes a command already stamped with its sequence number and
+time and returns its outcome. It reads no clock, draws no random number and does
+no I/O, so the same commands always produce the same events and the same state.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+from openbell.contracts.commands import (
+    AmendOrder,
+    CancelOrder,
+    Command,
+    DefineAsset,
+    Deposit,
+    HaltMarket,
+    ListInstrument,
+    OpenAccount,
+    PlaceOrder,
+    ResumeMarket,
+    SetReferencePrice,
+)
+from openbell.contracts.enums import (
+    InstrumentStatus,
+    OrderStatus,
+    OrderType,
+    RejectReason,
+    Side,
+    TimeInForce,
+)
+from openbell.contracts.events import (
+    AccountOpened,
+    AssetDefined,
+    Event,
+    FundsDeposited,
+    InstrumentListed,
+    MarketHalted,
+    MarketResumed,
+    OrderAccepted,
+    OrderRejected,
+    ReferencePriceSet,
+)
+from openbell.contracts.results import (
+    AccountView,
+    BalanceView,
+    BookView,
+    Done,
+    DuplicateOrder,
+    InstrumentView,
+    OrderView,
+    Outcome,
+    Rejected,
+    Result,
+)
+from openbell.core.domain.book import Order
+from openbell.core.domain.instruments import MAX_SCALE, Instrument, InstrumentError
+from openbell.core.domain.ledger import CLEARING_ACCOUNT, FEE_ACCOUNT, Ledger
+from openbell.core.domain.market import Counter, Market, amend
+
+_new: Any = tuple.__new__
+BUY = Side.BUY
+LIMIT = OrderType.LIMIT
+GTC = TimeInForce.GTC
+FOK = TimeInForce.FOK
+DONE = Done()
+
+Handler = Callable[[Any, int, list[Event]], Result]
+
+
+class SequenceError(RuntimeError):
+    """A command arrived out of sequence: the journal or the caller is broken."""
+
+
+class Exchange:
+    """Accounts, instruments and books, changed only by `apply`."""
+
+    def __init__(self) -> None:
+        self.sequence = 0
+        self.ledger = Ledger()
+        self.assets: dict[str, int] = {}
+        self.markets: dict[str, Market] = {}
+        self.open_orders: dict[int, Order] = {}
+        self.client_order_ids: dict[tuple[int, str], int] = {}
+        self.deposits: dict[str, tuple[int, str, int]] = {}
+        self.counter = Counter()
+        self.halted = False
+        self.halt_reason = ""
+        self._handlers: dict[type, Handler] = {
+            PlaceOrder: self._place_order,
+            CancelOrder: self._cancel_order,
+            AmendOrder: self._amend_order,
+            Deposit: self._deposit,
+            OpenAccount: self._open_account,
+            DefineAsset: self._define_asset,
+            ListInstrument: self._list_instrument,
+            SetReferencePrice: self._set_reference_price,
+            HaltMarket: self._halt_market,
+            ResumeMarket: self._resume_market,
+        }
+
+    def apply(self, command: Command, sequence: int, timestamp: int) -> Outcome:
+        """Apply one sequenced command and return what it did."""
+        if sequence != self.sequence + 1:
+            raise SequenceError(f"expected sequence {self.sequence + 1}, got {sequence}")
+        self.sequence = sequence
+        events: list[Event] = []
+        result = self._handlers[type(command)](command, timestamp, events)
+        return _new(Outcome, (sequence, timestamp, command, result, events))
+
+    # --- orders -----------------------------------------------------------------
+
+    def _place_order(self, command: PlaceOrder, timestamp: int, events: list[Event]) -> Result:
+        key = (command.account_id, command.client_order_id)
+        existing = self.client_order_ids.get(key)
+        if existing is not None:
+            resting = self.open_orders.get(existing)
+            return DuplicateOrder(existing, order_view(resting) if resting else None)
+        counter = self.counter
+        order_id = counter.next_order_id
+        counter.next_order_id = order_id + 1
+        market = self.markets.get(command.symbol)
+        reason = self._check_order(command, market)
+        if reason is not None:
+            return _reject(command, order_id, reason, timestamp, events)
+        assert market is not None
+        instrument = market.instrument
+        is_buy = command.side is BUY
+        price = command.price
+        if price is None:
+            price = instrument.band_high if is_buy else instrument.band_low
+        quantity = command.quantity
+        ledger = self.ledger
+        if is_buy:
+            cost = instrument.buy_cost(price, quantity)
+            hold = ledger.balance(command.account_id, instrument.quote_asset)
+        else:
+            cost = quantity * instrument.base_per_lot
+            hold = ledger.balance(command.account_id, instrument.base_asset)
+        order = Order(
+            order_id,
+            command.account_id,
+            command.client_order_id,
+            command.symbol,
+            command.side,
+            command.order_type,
+            price,
+            quantity,
+            command.time_in_force,
+            command.post_only,
+            command.self_trade_prevention,
+            timestamp,
+        )
+        reason = _pre_trade_check(market, order, hold.available, cost)
+        if reason is not None:
+            return _reject(command, order_id, reason, timestamp, events)
+        hold.available -= cost
+        hold.held += cost
+        order.held = cost
+        order.hold_balance = hold
+        order.receive_balance = ledger.balance(
+            command.account_id, instrument.base_asset if is_buy else instrument.quote_asset
+        )
+        self.client_order_ids[key] = order_id
+        events.append(_new(OrderAccepted, (order_id, *command)))
+        market.execute(order, events, timestamp, self.sequence)
+        return order_view(order)
+
+    def _check_order(self, command: PlaceOrder, market: Market | None) -> RejectReason | None:  # noqa: PLR0911
+        """The static checks: everything that does not depend on balances or the book."""
+        if market is None:
+            return RejectReason.UNKNOWN_SYMBOL
+        if command.account_id <= 0 or not self.ledger.has_account(command.account_id):
+            return RejectReason.UNKNOWN_ACCOUNT
+        instrument = market.instrument
+        if self.halted or instrument.status is InstrumentStatus.HALTED:
+            return RejectReason.MARKET_HALTED
+        if command.order_type is LIMIT:
+            if command.price is None:
+                return RejectReason.INVALID_ORDER
+        elif command.price is not None or command.time_in_force is GTC:
+            return RejectReason.INVALID_ORDER
+        if command.post_only and (command.time_in_force is not GTC or command.order_type is not LIMIT):
+            return RejectReason.INVALID_ORDER
+        if not instrument.min_quantity <= command.quantity <= instrument.max_quantity:
+            return RejectReason.QUANTITY_OUT_OF_RANGE
+        price = command.price
+        if price is not None and not instrument.band_low <= price <= instrument.band_high:
+            return RejectReason.PRICE_OUT_OF_BAND
+        return None
+
+    def _cancel_order(self, command: CancelOrder, timestamp: int, events: list[Event]) -> Result:
+        order = self.open_orders.get(command.order_id)
+        if order is None or order.account_id != command.account_id:
+            return Rejected(RejectReason.UNKNOWN_ORDER)
+        self.markets[order.symbol].cancel(order, events, timestamp, self.sequence)
+        return order_view(order)
+
+    def _amend_order(self, command: AmendOrder, timestamp: int, events: list[Event]) -> Result:
+        order = self.open_orders.get(command.order_id)
+        if order is None or order.account_id != command.account_id:
+            return Rejected(RejectReason.UNKNOWN_ORDER)
+        market = self.markets[order.symbol]
+        halted = self.halted or market.instrument.status is InstrumentStatus.HALTED
+        context = (events, timestamp, self.sequence)
+        amended = amend(market, order, command.quantity, command.price, halted, context)
+        if isinstance(amended, RejectReason):
+            return Rejected(amended, order_view(order))
+        return order_view(amended)
+
+    # --- money ------------------------------------------------------------------
+
+    def _open_account(self, _command: OpenAccount, _timestamp: int, events: list[Event]) -> Result:
+        account_id = self.ledger.open_account()
+        events.append(AccountOpened(account_id))
+        return AccountView(account_id)
+
+    def _deposit(self, command: Deposit, _timestamp: int, events: list[Event]) -> Result:
+        account_id, asset, amount, reference = command
+        if account_id <= 0 or not self.ledger.has_account(account_id):
+            return Rejected(RejectReason.UNKNOWN_ACCOUNT)
+        if asset not in self.assets:
+            return Rejected(RejectReason.UNKNOWN_ASSET)
+        if amount <= 0:
+            return Rejected(RejectReason.INVALID_AMOUNT)
+        if not reference:
+            return Rejected(RejectReason.INVALID_REFERENCE)
+        earlier = self.deposits.get(reference)
+        if earlier is None:
+            self.ledger.transfer(CLEARING_ACCOUNT, account_id, asset, amount)
+            self.deposits[reference] = (account_id, asset, amount)
+            events.append(FundsDeposited(account_id, asset, amount, reference))
+        elif earlier != (account_id, asset, amount):
+            return Rejected(RejectReason.DUPLICATE)
+        balance = self.ledger.balance(account_id, asset)
+        return BalanceView(asset, balance.available, balance.held)
+
+    # --- reference data and market state ------------------------------------------
+
+    def _define_asset(self, command: DefineAsset, _timestamp: int, events: list[Event]) -> Result:
+        if not command.asset or not 0 <= command.scale <= MAX_SCALE:
+            return Rejected(RejectReason.UNKNOWN_ASSET)
+        if command.asset in self.assets:
+            return Rejected(RejectReason.DUPLICATE)
+        self.assets[command.asset] = command.scale
+        events.append(AssetDefined(command.asset, command.scale))
+        return DONE
+
+    def _list_instrument(
+        self, command: ListInstrument, _timestamp: int, events: list[Event]
+    ) -> Result:
+        if command.symbol in self.markets:
+            return Rejected(RejectReason.DUPLICATE)
+        if command.base_asset not in self.assets or command.quote_asset not in self.assets:
+            return Rejected(RejectReason.UNKNOWN_ASSET)
+        try:
+            instrument = instrument_from(command, self.assets)
+        except InstrumentError:
+            return Rejected(RejectReason.INVALID_INSTRUMENT)
+        self.add_market(instrument)
+        events.append(InstrumentListed(command.symbol, command.base_asset, command.quote_asset))
+        return DONE
+
+    def add_market(self, instrument: Instrument) -> Market:
+        fees = self.ledger.balance(FEE_ACCOUNT, instrument.quote_asset)
+        market = Market(instrument, self.counter, self.open_orders, fees)
+        self.markets[instrument.symbol] = market
+        return market
+
+    def _set_reference_price(
+        self, command: SetReferencePrice, _timestamp: int, events: list[Event]
+    ) -> Result:
+        market = self.markets.get(command.symbol)
+        if market is None:
+            return Rejected(RejectReason.UNKNOWN_SYMBOL)
+        try:
+            market.instrument.set_reference_price(command.price)
+        except InstrumentError:
+            return Rejected(RejectReason.INVALID_INSTRUMENT)
+        events.append(ReferencePriceSet(command.symbol, command.price))
+        return DONE
+
+    def _halt_market(self, command: HaltMarket, _timestamp: int, events: list[Event]) -> Result:
+        if command.symbol is None:
+            self.halted, self.halt_reason = True, command.reason
+        else:
+            market = self.markets.get(command.symbol)
+            if market is None:
+                return Rejected(RejectReason.UNKNOWN_SYMBOL)
+            market.instrument.status = InstrumentStatus.HALTED
+            market.instrument.halt_reason = command.reason
+        events.append(MarketHalted(command.symbol, command.reason))
+        return DONE
+
+    def _resume_market(self, command: ResumeMarket, _timestamp: int, events: list[Event]) -> Result:
+        if command.symbol is None:
+            self.halted, self.halt_reason = False, ""
+        else:
+            market = self.markets.get(command.symbol)
+            if market is None:
+                return Rejected(RejectReason.UNKNOWN_SYMBOL)
+            market.instrument.status = InstrumentStatus.TRADING
+            market.instrument.halt_reason = ""
+        events.append(MarketResumed(command.symbol))
+        return DONE
+
+    # --- queries ------------------------------------------------------------------
+
+    def instruments(self) -> list[InstrumentView]:
+        return [self._instrument_view(market) for market in self.markets.values()]
+
+    def instrument(self, symbol: str) -> InstrumentView | None:
+        market = self.markets.get(symbol)
+        return None if market is None else self._instrument_view(market)
+
+    def _instrument_view(self, market: Market) -> InstrumentView:
+        i = market.instrument
+        status = InstrumentStatus.HALTED if self.halted else i.status
+        return InstrumentView(
+            i.symbol,
+            i.base_asset,
+            i.quote_asset,
+            i.base_scale,
+            i.quote_scale,
+            i.tick_size,
+            i.lot_size,
+            i.min_quantity,
+            i.max_quantity,
+            i.reference_price,
+            i.price_band_bps,
+            i.maker_fee_bps,
+            i.taker_fee_bps,
+            status,
+        )
+
+    def balances(self, account_id: int) -> list[BalanceView]:
+        balances = self.ledger.balances(account_id)
+        return [
+            BalanceView(asset, balances[asset].available, balances[asset].held)
+            for asset in sorted(balances)
+        ]
+
+    def book(self, symbol: str, depth: int) -> BookView | None:
+        market = self.markets.get(symbol)
+        if market is None:
+            return None
+        book = market.book
+        return BookView(symbol, book.sequence, book.bids.depth(depth), book.asks.depth(depth))
+
+    def open_order(self, order_id: int) -> OrderView | None:
+        order = self.open_orders.get(order_id)
+        return None if order is None else order_view(order)
+
+
+def instrument_from(command: ListInstrument, assets: dict[str, int]) -> Instrument:
+    return Instrument(
+        command.symbol,
+        command.base_asset,
+        command.quote_asset,
+        (assets[command.base_asset], assets[command.quote_asset]),
+        command.tick_size,
+        command.lot_size,
+        (command.min_quantity, command.max_quantity),
+        (command.reference_price, command.price_band_bps),
+        (command.maker_fee_bps, command.taker_fee_bps),
+    )
+
+
+def _pre_trade_check(
+    market: Market, order: Order, available: int, cost: int
+) -> RejectReason | None:
+    """The checks that depend on balances and the book: funds, post-only, fill-or-kill."""
+    if available < cost:
+        return RejectReason.INSUFFICIENT_FUNDS
+    if order.post_only and market.crosses(order.side, order.price):
+        return RejectReason.POST_ONLY_WOULD_CROSS
+    if order.time_in_force is FOK and not market.fillable(order):
+        return RejectReason.FOK_UNFILLABLE
+    return None
+
+
+def _reject(
+    command: PlaceOrder, order_id: int, reason: RejectReason, timestamp: int, events: list[Event]
+) -> Rejected:
+    events.append(_new(OrderRejected, (order_id, *command, reason)))
+    view = OrderView(
+        order_id,
+        command.account_id,
+        command.client_order_id,
+        command.symbol,
+        command.side,
+        command.order_type,
+        command.price,
+        command.quantity,
+        0,
+        0,
+        0,
+        OrderStatus.REJECTED,
+        command.time_in_force,
+        command.post_only,
+        command.self_trade_prevention,
+        timestamp,
+        timestamp,
+        reason.value,
+    )
+    return Rejected(reason, view)
+
+
+def order_view(order: Order) -> OrderView:
+    """The order as callers see it; a market order shows no price."""
+    return _new(
+        OrderView,
+        (
+            order.order_id,
+            order.account_id,
+            order.client_order_id,
+            order.symbol,
+            order.side,
+            order.order_type,
+            order.price if order.order_type is LIMIT else None,
+            order.quantity,
+            order.filled,
+            order.filled_amount,
+            order.fees_paid,
+            order.status,
+            order.time_in_force,
+            order.post_only,
+            order.self_trade_prevention,
+            order.created_at,
+            order.updated_at,
+            order.reason,
+        ),
+    )

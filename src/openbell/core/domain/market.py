@@ -1,0 +1,346 @@
+"""One instrument's market: its book, price-time matching, and settlement of every fill.
+
+Each fill settles inside the command that caused it, as linked transfers: the
+buyer's held quote goes to the seller, the seller's held base to the buyer, and
+both fees to the fee account. Holds track exactly what each order still needs
+(`Instrument.buy_cost` of the remaining quantity for a buy, the remaining base
+for a sell); any excess, from price improvement or a lower fee, is released at
+once, so an account's held balance always equals what its open orders require.
+"""
+
+from heapq import heappop
+from typing import Any
+
+from openbell.contracts.enums import (
+    CancelReason,
+    OrderStatus,
+    RejectReason,
+    SelfTradePrevention,
+    Side,
+    TimeInForce,
+)
+from openbell.contracts.events import Event, OrderAmended, OrderCancelled, TradeExecuted
+from openbell.core.domain.book import Book, BookSide, Level, Order
+from openbell.core.domain.instruments import BPS, Instrument
+from openbell.core.domain.ledger import Balance
+
+_new: Any = tuple.__new__
+BUY = Side.BUY
+FILLED = OrderStatus.FILLED
+PARTIALLY_FILLED = OrderStatus.PARTIALLY_FILLED
+CANCELLED = OrderStatus.CANCELLED
+CANCEL_TAKER = SelfTradePrevention.CANCEL_TAKER
+CANCEL_BOTH = SelfTradePrevention.CANCEL_BOTH
+
+
+class Counter:
+    """Ids handed out in command order, shared by every market so trade ids are global."""
+
+    __slots__ = ("next_order_id", "next_trade_id")
+
+    def __init__(self) -> None:
+        self.next_order_id = 1
+        self.next_trade_id = 1
+
+
+class Market:
+    """An instrument with its book; matches and settles orders handed to it by the exchange."""
+
+    __slots__ = ("book", "counter", "fee_balance", "instrument", "open_orders")
+
+    def __init__(
+        self,
+        instrument: Instrument,
+        counter: Counter,
+        open_orders: dict[int, Order],
+        fee_balance: Balance,
+    ) -> None:
+        self.instrument = instrument
+        self.book = Book(instrument.symbol)
+        self.counter = counter
+        self.open_orders = open_orders
+        self.fee_balance = fee_balance
+
+    def crosses(self, side: Side, price: int) -> bool:
+        """Whether an order at `price` would trade at once against the best opposite level."""
+        best = self.book.opposite_of(side).best()
+        if best is None:
+            return False
+        return best.price <= price if side is BUY else best.price >= price
+
+    def fillable(self, order: Order) -> bool:
+        """Whether the opposite side can fill all of `order` now (for fill-or-kill)."""
+        needed = order.remaining
+        account_id, is_buy, limit = order.account_id, order.side is BUY, order.price
+        stops_at_self = order.self_trade_prevention is not SelfTradePrevention.CANCEL_MAKER
+        for level in self.book.opposite_of(order.side).iter_levels():
+            if (level.price > limit) if is_buy else (level.price < limit):
+                return False
+            for maker in level.orders:
+                if not maker.remaining:
+                    continue
+                if maker.account_id == account_id:
+                    if stops_at_self:
+                        return False
+                    continue
+                needed -= maker.remaining
+                if needed <= 0:
+                    return True
+        return False
+
+    def execute(self, taker: Order, events: list[Event], timestamp: int, sequence: int) -> None:
+        """Match a held, accepted order; rest what is left if it may rest, else cancel it."""
+        stopped = self.match(taker, events, timestamp)
+        book = self.book
+        if taker.remaining:
+            if taker.time_in_force is TimeInForce.GTC and not stopped:
+                self.open_orders[taker.order_id] = taker
+                book.side_of(taker.side).add(taker)
+            else:
+                reason = CancelReason.SELF_TRADE if stopped else CancelReason.UNFILLED_IOC
+                self.finish(taker, taker.remaining, reason, events, timestamp)
+        book.sequence = sequence
+
+    def cancel(self, order: Order, events: list[Event], timestamp: int, sequence: int) -> None:
+        """Take a resting order off the book and void its hold."""
+        remaining = self.book.side_of(order.side).remove(order)
+        del self.open_orders[order.order_id]
+        self.finish(order, remaining, CancelReason.REQUESTED, events, timestamp)
+        self.book.sequence = sequence
+
+    def finish(
+        self,
+        order: Order,
+        remaining: int,
+        reason: CancelReason,
+        events: list[Event],
+        timestamp: int,
+    ) -> None:
+        """Cancel the `remaining` of an order that is not, or no longer, on the book."""
+        release(order, 0)
+        order.remaining = 0
+        order.status = CANCELLED
+        order.reason = reason.value
+        order.updated_at = timestamp
+        events.append(
+            _new(
+                OrderCancelled,
+                (order.order_id, order.account_id, order.symbol, order.side, remaining, reason),
+            )
+        )
+
+    def match(self, taker: Order, events: list[Event], timestamp: int) -> bool:  # noqa: C901, PLR0912, PLR0915
+        """Trade `taker` against the opposite side, best price first, oldest first.
+
+        Returns True when self-trade prevention stopped the taker. This loop is the
+        core's hot path: it keeps everything in locals and inlines the transfers.
+        """
+        instrument = self.instrument
+        is_buy = taker.side is BUY
+        opposite: BookSide = self.book.asks if is_buy else self.book.bids
+        limit, remaining, taker_account = taker.price, taker.remaining, taker.account_id
+        quote_per_tick_lot, base_per_lot = instrument.quote_per_tick_lot, instrument.base_per_lot
+        maker_bps, taker_bps = instrument.maker_fee_bps, instrument.taker_fee_bps
+        hold_bps = instrument.hold_fee_bps
+        fee_balance, counter, open_orders = self.fee_balance, self.counter, self.open_orders
+        symbol, taker_side, taker_id = instrument.symbol, taker.side, taker.order_id
+        taker_hold, taker_receive = taker.hold_balance, taker.receive_balance
+        assert taker_hold is not None
+        assert taker_receive is not None
+        heap, levels, sign = opposite.heap, opposite.levels, opposite.sign
+        stopped = False
+        while remaining and heap:
+            level: Level | None = levels.get(heap[0] * sign)
+            if level is None:
+                opposite.in_heap.discard(heappop(heap))
+                continue
+            price = level.price
+            if (price > limit) if is_buy else (price < limit):
+                break
+            queue = level.orders
+            while remaining and level.quantity:
+                maker = queue[0]
+                maker_remaining = maker.remaining
+                if not maker_remaining:
+                    queue.popleft()
+                    level.dead -= 1
+                    continue
+                if maker.account_id == taker_account:
+                    mode = taker.self_trade_prevention
+                    if mode is CANCEL_TAKER:
+                        stopped = True
+                        break
+                    queue.popleft()
+                    level.quantity -= maker_remaining
+                    del open_orders[maker.order_id]
+                    self.finish(maker, maker_remaining, CancelReason.SELF_TRADE, events, timestamp)
+                    if mode is CANCEL_BOTH:
+                        stopped = True
+                        break
+                    continue
+                fill = remaining if remaining < maker_remaining else maker_remaining
+                notional = price * fill * quote_per_tick_lot
+                base_amount = fill * base_per_lot
+                maker_fee = notional * maker_bps // BPS
+                taker_fee = notional * taker_bps // BPS
+                maker_hold = maker.hold_balance
+                maker_receive = maker.receive_balance
+                assert maker_hold is not None
+                assert maker_receive is not None
+                if is_buy:
+                    spent = notional + taker_fee
+                    taker.held -= spent
+                    taker_hold.held -= spent
+                    maker_receive.available += notional - maker_fee
+                    maker.held -= base_amount
+                    maker_hold.held -= base_amount
+                    taker_receive.available += base_amount
+                else:
+                    spent = notional + maker_fee
+                    maker_hold.held -= spent
+                    taker_receive.available += notional - taker_fee
+                    taker.held -= base_amount
+                    taker_hold.held -= base_amount
+                    maker_receive.available += base_amount
+                    maker_remaining_notional = maker.price * (maker_remaining - fill)
+                    maker_remaining_notional *= quote_per_tick_lot
+                    excess = (
+                        maker.held
+                        - spent
+                        - maker_remaining_notional
+                        - maker_remaining_notional * hold_bps // BPS
+                    )
+                    maker.held -= spent + excess
+                    maker_hold.held -= excess
+                    maker_hold.available += excess
+                fee_balance.available += maker_fee + taker_fee
+                remaining -= fill
+                level.quantity -= fill
+                maker_remaining -= fill
+                maker.remaining = maker_remaining
+                maker.filled += fill
+                maker.filled_amount += notional
+                maker.fees_paid += maker_fee
+                maker.updated_at = timestamp
+                taker.filled += fill
+                taker.filled_amount += notional
+                taker.fees_paid += taker_fee
+                if maker_remaining:
+                    maker.status = PARTIALLY_FILLED
+                else:
+                    maker.status = FILLED
+                    queue.popleft()
+                    del open_orders[maker.order_id]
+                trade_id = counter.next_trade_id
+                counter.next_trade_id = trade_id + 1
+                events.append(
+                    _new(
+                        TradeExecuted,
+                        (
+                            trade_id,
+                            symbol,
+                            price,
+                            fill,
+                            notional,
+                            taker_side,
+                            maker.order_id,
+                            maker.account_id,
+                            maker_fee,
+                            taker_id,
+                            taker_account,
+                            taker_fee,
+                        ),
+                    )
+                )
+            if not level.quantity:
+                opposite.drop_best()
+            if stopped:
+                break
+        taker.remaining = remaining
+        if taker.filled:
+            taker.updated_at = timestamp
+            taker.status = PARTIALLY_FILLED if remaining else FILLED
+            if is_buy:
+                release(taker, instrument.buy_cost(limit, remaining))
+        return stopped
+
+
+def release(order: Order, keep: int) -> None:
+    """Void the part of an order's hold beyond `keep`, back to available."""
+    excess = order.held - keep
+    if excess:
+        balance = order.hold_balance
+        assert balance is not None
+        balance.held -= excess
+        balance.available += excess
+        order.held = keep
+
+
+def amend(  # noqa: PLR0911
+    market: Market,
+    order: Order,
+    quantity: int | None,
+    price: int | None,
+    halted: bool,
+    context: tuple[list[Event], int, int],
+) -> Order | RejectReason:
+    """Change a resting order's total quantity and/or price, or say why not.
+
+    A lower quantity at the same price keeps the order's place in its queue; a
+    higher quantity or a new price requeues it at the back, and a new price that
+    crosses matches at once, as a fresh order would.
+    """
+    events, timestamp, sequence = context
+    instrument = market.instrument
+    new_quantity = order.quantity if quantity is None else quantity
+    new_price = order.price if price is None else price
+    reprice = new_price != order.price
+    if (new_quantity == order.quantity and not reprice) or new_quantity <= order.filled:
+        return RejectReason.INVALID_AMENDMENT
+    if halted and (reprice or new_quantity > order.quantity):
+        return RejectReason.MARKET_HALTED
+    if new_quantity > instrument.max_quantity:
+        return RejectReason.QUANTITY_OUT_OF_RANGE
+    if reprice and not instrument.band_low <= new_price <= instrument.band_high:
+        return RejectReason.PRICE_OUT_OF_BAND
+    remaining = new_quantity - order.filled
+    is_buy = order.side is BUY
+    cost = instrument.buy_cost(new_price, remaining) if is_buy else remaining * instrument.base_per_lot
+    balance = order.hold_balance
+    assert balance is not None
+    if cost - order.held > balance.available:
+        return RejectReason.INSUFFICIENT_FUNDS
+    if reprice and order.post_only and market.crosses(order.side, new_price):
+        return RejectReason.POST_ONLY_WOULD_CROSS
+    side = market.book.side_of(order.side)
+    if not reprice and new_quantity < order.quantity:
+        side.levels[order.price].quantity -= order.remaining - remaining
+        order.remaining, order.quantity, order.updated_at = remaining, new_quantity, timestamp
+        release(order, cost)
+        _amended(order, events, priority_kept=True)
+        market.book.sequence = sequence
+        return order
+    side.remove(order)
+    del market.open_orders[order.order_id]
+    twin = order.clone()
+    twin.remaining, twin.quantity, twin.price, twin.updated_at = remaining, new_quantity, new_price, timestamp
+    balance.available -= cost - twin.held
+    balance.held += cost - twin.held
+    twin.held = cost
+    _amended(twin, events, priority_kept=False)
+    market.execute(twin, events, timestamp, sequence)
+    return twin
+
+
+def _amended(order: Order, events: list[Event], *, priority_kept: bool) -> None:
+    events.append(
+        OrderAmended(
+            order.order_id,
+            order.account_id,
+            order.symbol,
+            order.side,
+            order.price,
+            order.quantity,
+            priority_kept,
+        )
+    )

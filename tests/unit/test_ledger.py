@@ -1,0 +1,144 @@
+"""Ledger rules: double entry, holds as pending transfers, settlement and fees, verification."""
+
+from builders import Market
+
+from openbell.contracts.commands import Deposit, OpenAccount
+from openbell.contracts.enums import RejectReason
+from openbell.contracts.events import FundsDeposited
+from openbell.contracts.results import BalanceView, Rejected
+from openbell.core.domain.ledger import CLEARING_ACCOUNT, FEE_ACCOUNT
+from openbell.core.domain.verification import verify
+
+
+def test_a_deposit_is_a_transfer_from_the_clearing_account():
+    market = Market()
+    account = market.trader(usd=0, shares=0)
+    outcome = market.run(Deposit(account, "USD", 12_345, "wire-1"))
+    assert outcome.result == BalanceView("USD", 12_345, 0)
+    assert outcome.events == [FundsDeposited(account, "USD", 12_345, "wire-1")]
+    assert market.balance(CLEARING_ACCOUNT, "USD") == (-12_345, 0)
+    assert verify(market.exchange).totals["USD"] == 0
+
+
+def test_a_repeated_deposit_reference_moves_money_once():
+    market = Market()
+    account = market.trader(usd=0, shares=0)
+    market.run(Deposit(account, "USD", 500, "wire-2"))
+    again = market.run(Deposit(account, "USD", 500, "wire-2"))
+    assert again.events == []
+    assert market.balance(account, "USD") == (500, 0)
+
+
+def test_a_deposit_reference_reused_for_different_money_is_refused():
+    market = Market()
+    account = market.trader(usd=0, shares=0)
+    market.run(Deposit(account, "USD", 500, "wire-3"))
+    assert market.run(Deposit(account, "USD", 900, "wire-3")).result == Rejected(RejectReason.DUPLICATE)
+
+
+def test_deposits_need_a_known_account_a_known_asset_and_a_positive_amount():
+    market = Market()
+    account = market.trader(usd=0, shares=0)
+    assert market.run(Deposit(404, "USD", 1, "a")).result == Rejected(RejectReason.UNKNOWN_ACCOUNT)
+    assert market.run(Deposit(FEE_ACCOUNT, "USD", 1, "b")).result == Rejected(RejectReason.UNKNOWN_ACCOUNT)
+    assert market.run(Deposit(account, "EUR", 1, "c")).result == Rejected(RejectReason.UNKNOWN_ASSET)
+    assert market.run(Deposit(account, "USD", 0, "d")).result == Rejected(RejectReason.INVALID_AMOUNT)
+    assert market.run(Deposit(account, "USD", -5, "e")).result == Rejected(RejectReason.INVALID_AMOUNT)
+    assert market.run(Deposit(account, "USD", 5, "")).result == Rejected(RejectReason.INVALID_REFERENCE)
+    assert market.balance(account, "USD") == (0, 0)
+
+
+def test_accounts_are_numbered_in_order():
+    market = Market()
+    first = market.run(OpenAccount()).result.account_id
+    second = market.run(OpenAccount()).result.account_id
+    assert second == first + 1
+
+
+def test_a_buy_holds_its_notional_plus_the_larger_fee():
+    market = Market()
+    buyer = market.trader(usd=1_000_000)
+    market.place(buyer, "buy", 10, 10_010)
+    # 10 x 100.10 = 1,001.00 USD; the larger fee (taker, 20 bps) rounds down to 2.00 USD
+    assert market.balance(buyer, "USD") == (1_000_000 - 100_300, 100_300)
+
+
+def test_a_sell_holds_the_shares_it_offers():
+    market = Market()
+    seller = market.trader(shares=50)
+    market.place(seller, "sell", 20, 10_010)
+    assert market.balance(seller, "ACME") == (30, 20)
+
+
+def test_an_order_whose_hold_does_not_fit_the_available_balance_is_rejected():
+    market = Market()
+    buyer = market.trader(usd=100_299)
+    outcome = market.place(buyer, "buy", 10, 10_010)
+    assert outcome.result.reason is RejectReason.INSUFFICIENT_FUNDS
+    assert market.balance(buyer, "USD") == (100_299, 0)
+    seller = market.trader(shares=9)
+    assert market.place(seller, "sell", 10, 10_010).result.reason is RejectReason.INSUFFICIENT_FUNDS
+
+
+def test_a_trade_settles_quote_to_the_seller_base_to_the_buyer_and_fees_to_the_fee_account():
+    market = Market()
+    seller = market.trader(usd=0, shares=10)
+    buyer = market.trader(usd=100_300, shares=0)
+    market.place(seller, "sell", 10, 10_010)
+    market.place(buyer, "buy", 10, 10_010)
+    # notional 100,100 cents; maker fee 10 bps = 100; taker fee 20 bps = 200
+    assert market.balance(seller, "USD") == (100_000, 0)
+    assert market.balance(seller, "ACME") == (0, 0)
+    assert market.balance(buyer, "USD") == (0, 0)
+    assert market.balance(buyer, "ACME") == (10, 0)
+    assert market.balance(FEE_ACCOUNT, "USD") == (300, 0)
+    assert verify(market.exchange).ok
+
+
+def test_price_improvement_returns_the_unused_hold_at_once():
+    market = Market()
+    seller, buyer = market.trader(), market.trader(usd=1_000_000)
+    market.place(seller, "sell", 10, 10_000)
+    market.place(buyer, "buy", 20, 10_100)
+    # 10 filled at 100.00 (+0.2% fee); 10 rest at 101.00 holding 101,000 + 202
+    paid = 100_000 + 200
+    assert market.balance(buyer, "USD") == (1_000_000 - paid - 101_202, 101_202)
+    assert verify(market.exchange).ok
+
+
+def test_a_resting_buy_that_fills_as_maker_releases_the_fee_difference():
+    market = Market()
+    buyer, seller = market.trader(usd=1_000_000), market.trader()
+    market.place(buyer, "buy", 10, 10_000)
+    market.place(seller, "sell", 4, 10_000)
+    # 4 filled as maker: paid 40,000 + 40 fee; 6 still held: 60,000 + 120 at the larger fee
+    assert market.balance(buyer, "USD") == (1_000_000 - 40_040 - 60_120, 60_120)
+    assert verify(market.exchange).ok
+
+
+def test_verify_names_a_balance_that_does_not_sum_to_zero():
+    market = Market()
+    account = market.trader()
+    market.exchange.ledger.balance(account, "USD").available += 1
+    report = verify(market.exchange)
+    assert not report.ok
+    assert "asset USD: balances sum to 1, not zero" in report.problems
+
+
+def test_verify_names_a_hold_that_open_orders_do_not_explain():
+    market = Market()
+    buyer = market.trader()
+    market.place(buyer, "buy", 1, 10_000)
+    balance = market.exchange.ledger.balance(buyer, "USD")
+    balance.held += 7
+    balance.available -= 7
+    problems = verify(market.exchange).problems
+    assert any(f"account {buyer} USD: held" in problem for problem in problems)
+
+
+def test_verify_names_a_negative_available_balance():
+    market = Market()
+    account = market.trader(usd=0)
+    market.exchange.ledger.transfer(account, CLEARING_ACCOUNT, "USD", 5)
+    problems = verify(market.exchange).problems
+    assert any(f"account {account} USD: negative balance" in problem for problem in problems)

@@ -1,0 +1,382 @@
+"""Matching rules: price-time priority, order types, time in force, amend, cancel, halts."""
+
+from builders import Market, trades
+
+from openbell.contracts.commands import Deposit, HaltMarket, ResumeMarket, SetReferencePrice
+from openbell.contracts.enums import CancelReason, OrderStatus, RejectReason
+from openbell.contracts.events import OrderAccepted, OrderAmended, OrderCancelled, OrderRejected
+from openbell.contracts.results import DuplicateOrder, OrderView, Rejected
+
+
+def order_of(outcome) -> OrderView:
+    assert isinstance(outcome.result, OrderView), outcome.result
+    return outcome.result
+
+
+def rejection_of(outcome) -> RejectReason:
+    assert isinstance(outcome.result, Rejected), outcome.result
+    return outcome.result.reason
+
+
+def test_a_buy_that_crosses_trades_at_the_resting_price():
+    market = Market()
+    seller, buyer = market.trader(), market.trader()
+    market.place(seller, "sell", 10, 10_010)
+    outcome = market.place(buyer, "buy", 10, 10_050)
+    [trade] = trades(outcome.events)
+    assert (trade.price, trade.quantity) == (10_010, 10)
+    assert order_of(outcome).status is OrderStatus.FILLED
+
+
+def test_the_oldest_order_at_the_best_price_fills_first():
+    market = Market()
+    first, second, buyer = market.trader(), market.trader(), market.trader()
+    older = order_of(market.place(first, "sell", 5, 10_010))
+    market.place(second, "sell", 5, 10_010)
+    [trade] = trades(market.place(buyer, "buy", 5, 10_010).events)
+    assert trade.maker_order_id == older.order_id
+
+
+def test_a_better_price_fills_before_an_older_worse_one():
+    market = Market()
+    early, late, buyer = market.trader(), market.trader(), market.trader()
+    market.place(early, "sell", 5, 10_020)
+    better = order_of(market.place(late, "sell", 5, 10_010))
+    [trade] = trades(market.place(buyer, "buy", 5, 10_020).events)
+    assert (trade.maker_order_id, trade.price) == (better.order_id, 10_010)
+
+
+def test_a_sweep_walks_levels_best_first_and_rests_the_rest():
+    market = Market()
+    seller, buyer = market.trader(), market.trader()
+    market.place(seller, "sell", 3, 10_010)
+    market.place(seller, "sell", 4, 10_020)
+    market.place(seller, "sell", 5, 10_030)
+    outcome = market.place(buyer, "buy", 10, 10_020)
+    assert [(t.price, t.quantity) for t in trades(outcome.events)] == [(10_010, 3), (10_020, 4)]
+    order = order_of(outcome)
+    assert (order.status, order.filled_quantity) == (OrderStatus.PARTIALLY_FILLED, 7)
+    assert market.book() == ([(10_020, 3)], [(10_030, 5)])
+
+
+def test_a_limit_order_never_trades_beyond_its_price():
+    market = Market()
+    seller, buyer = market.trader(), market.trader()
+    market.place(seller, "sell", 5, 10_030)
+    outcome = market.place(buyer, "buy", 5, 10_020)
+    assert trades(outcome.events) == []
+    assert market.book() == ([(10_020, 5)], [(10_030, 5)])
+
+
+def test_an_ioc_remainder_is_cancelled_not_rested():
+    market = Market()
+    seller, buyer = market.trader(), market.trader()
+    market.place(seller, "sell", 3, 10_010)
+    outcome = market.place(buyer, "buy", 10, 10_010, tif="IOC")
+    order = order_of(outcome)
+    assert (order.status, order.filled_quantity) == (OrderStatus.CANCELLED, 3)
+    assert order.reason == CancelReason.UNFILLED_IOC
+    assert market.book() == ([], [])
+    assert market.balance(buyer, "USD")[1] == 0
+
+
+def test_an_unfillable_fok_is_rejected_and_changes_nothing():
+    market = Market()
+    seller, buyer = market.trader(), market.trader()
+    market.place(seller, "sell", 3, 10_010)
+    before = market.balance(buyer, "USD")
+    outcome = market.place(buyer, "buy", 4, 10_010, tif="FOK")
+    assert rejection_of(outcome) is RejectReason.FOK_UNFILLABLE
+    assert market.book() == ([], [(10_010, 3)])
+    assert market.balance(buyer, "USD") == before
+
+
+def test_a_fillable_fok_fills_completely_across_levels():
+    market = Market()
+    seller, buyer = market.trader(), market.trader()
+    market.place(seller, "sell", 3, 10_010)
+    market.place(seller, "sell", 3, 10_020)
+    order = order_of(market.place(buyer, "buy", 5, 10_020, tif="FOK"))
+    assert (order.status, order.filled_quantity) == (OrderStatus.FILLED, 5)
+
+
+def test_a_market_buy_never_fills_beyond_the_price_band():
+    market = Market()
+    seller, buyer = market.trader(), market.trader()
+    market.place(seller, "sell", 2, 10_900)
+    market.run(SetReferencePrice("ACME", 9_000))
+    # the band is now 8,100..9,900: the ask at 10,900 lies outside it
+    outcome = market.place(buyer, "buy", 2, tif="IOC")
+    assert trades(outcome.events) == []
+    assert order_of(outcome).status is OrderStatus.CANCELLED
+
+
+def test_a_market_buy_holds_what_the_band_edge_would_cost():
+    market = Market()
+    seller = market.trader()
+    buyer = market.trader(usd=1_102_200)
+    market.place(seller, "sell", 100, 10_000)
+    # 100 x 11,000 ticks (band high) + 0.2% fee = 1,102,200 cents: affordable
+    order = order_of(market.place(buyer, "buy", 100, tif="IOC"))
+    assert order.filled_quantity == 100
+    poor = market.trader(usd=1_102_199)
+    market.place(seller, "sell", 100, 10_000)
+    assert rejection_of(market.place(poor, "buy", 100, tif="IOC")) is RejectReason.INSUFFICIENT_FUNDS
+
+
+def test_a_market_order_must_not_be_good_till_cancelled():
+    market = Market()
+    buyer = market.trader()
+    outcome = market.place(buyer, "buy", 1, tif="GTC", order_type="market")
+    assert rejection_of(outcome) is RejectReason.INVALID_ORDER
+
+
+def test_a_market_order_into_an_empty_book_is_cancelled_unfilled():
+    market = Market()
+    buyer = market.trader()
+    order = order_of(market.place(buyer, "buy", 5, tif="IOC"))
+    assert (order.status, order.filled_quantity, order.price) == (OrderStatus.CANCELLED, 0, None)
+    assert market.balance(buyer, "USD")[1] == 0
+
+
+def test_a_post_only_order_that_would_cross_is_rejected():
+    market = Market()
+    seller, buyer = market.trader(), market.trader()
+    market.place(seller, "sell", 5, 10_010)
+    outcome = market.place(buyer, "buy", 5, 10_010, post_only=True)
+    assert rejection_of(outcome) is RejectReason.POST_ONLY_WOULD_CROSS
+    assert market.book() == ([], [(10_010, 5)])
+
+
+def test_a_post_only_order_that_does_not_cross_rests():
+    market = Market()
+    seller, buyer = market.trader(), market.trader()
+    market.place(seller, "sell", 5, 10_010)
+    order = order_of(market.place(buyer, "buy", 5, 10_000, post_only=True))
+    assert order.status is OrderStatus.NEW
+    assert market.book() == ([(10_000, 5)], [(10_010, 5)])
+
+
+def test_self_trade_cancel_taker_keeps_the_resting_order():
+    market = Market()
+    trader = market.trader()
+    resting = order_of(market.place(trader, "sell", 5, 10_010))
+    outcome = market.place(trader, "buy", 5, 10_010, stp="cancel_taker")
+    order = order_of(outcome)
+    assert trades(outcome.events) == []
+    assert (order.status, order.reason) == (OrderStatus.CANCELLED, CancelReason.SELF_TRADE)
+    assert market.exchange.open_order(resting.order_id) is not None
+
+
+def test_self_trade_cancel_maker_removes_the_resting_order_and_keeps_matching():
+    market = Market()
+    trader, other = market.trader(), market.trader()
+    own = order_of(market.place(trader, "sell", 5, 10_010))
+    market.place(other, "sell", 5, 10_010)
+    outcome = market.place(trader, "buy", 5, 10_010, stp="cancel_maker")
+    cancelled = [e for e in outcome.events if type(e) is OrderCancelled]
+    assert [(e.order_id, e.reason) for e in cancelled] == [(own.order_id, CancelReason.SELF_TRADE)]
+    assert [t.maker_account_id for t in trades(outcome.events)] == [other]
+    assert order_of(outcome).status is OrderStatus.FILLED
+
+
+def test_self_trade_cancel_both_cancels_both_sides():
+    market = Market()
+    trader = market.trader()
+    own = order_of(market.place(trader, "sell", 5, 10_010))
+    outcome = market.place(trader, "buy", 5, 10_010, stp="cancel_both")
+    assert order_of(outcome).status is OrderStatus.CANCELLED
+    assert market.exchange.open_order(own.order_id) is None
+    assert market.book() == ([], [])
+    assert market.balance(trader, "ACME") == (1_000, 0)
+
+
+def test_cancelling_returns_the_hold_to_available():
+    market = Market()
+    buyer = market.trader(usd=1_000_000)
+    order = order_of(market.place(buyer, "buy", 10, 10_000))
+    assert market.balance(buyer, "USD") == (1_000_000 - 100_200, 100_200)
+    cancelled = order_of(market.cancel(buyer, order.order_id))
+    assert (cancelled.status, cancelled.reason) == (OrderStatus.CANCELLED, CancelReason.REQUESTED)
+    assert market.balance(buyer, "USD") == (1_000_000, 0)
+    assert market.book() == ([], [])
+
+
+def test_nobody_can_cancel_or_amend_another_traders_order():
+    market = Market()
+    owner, intruder = market.trader(), market.trader()
+    order = order_of(market.place(owner, "buy", 10, 10_000))
+    assert rejection_of(market.cancel(intruder, order.order_id)) is RejectReason.UNKNOWN_ORDER
+    assert rejection_of(market.amend(intruder, order.order_id, 5)) is RejectReason.UNKNOWN_ORDER
+    assert market.exchange.open_order(order.order_id) is not None
+
+
+def test_cancelling_a_finished_order_is_refused():
+    market = Market()
+    seller, buyer = market.trader(), market.trader()
+    sold = order_of(market.place(seller, "sell", 5, 10_000))
+    market.place(buyer, "buy", 5, 10_000)
+    assert rejection_of(market.cancel(seller, sold.order_id)) is RejectReason.UNKNOWN_ORDER
+
+
+def test_amend_to_lower_quantity_keeps_time_priority():
+    market = Market()
+    first, second, buyer = market.trader(), market.trader(), market.trader()
+    older = order_of(market.place(first, "sell", 10, 10_010))
+    market.place(second, "sell", 10, 10_010)
+    amended = market.amend(first, older.order_id, quantity=4)
+    assert [type(e) for e in amended.events] == [OrderAmended]
+    assert amended.events[0].priority_kept is True
+    [trade] = trades(market.place(buyer, "buy", 4, 10_010).events)
+    assert trade.maker_order_id == older.order_id
+    assert market.balance(first, "ACME") == (1_000 - 4, 0)
+
+
+def test_amend_to_higher_quantity_loses_time_priority():
+    market = Market()
+    first, second, buyer = market.trader(), market.trader(), market.trader()
+    older = order_of(market.place(first, "sell", 5, 10_010))
+    younger = order_of(market.place(second, "sell", 5, 10_010))
+    market.amend(first, older.order_id, quantity=8)
+    [trade] = trades(market.place(buyer, "buy", 5, 10_010).events)
+    assert trade.maker_order_id == younger.order_id
+    assert market.balance(first, "ACME") == (1_000 - 8, 8)
+
+
+def test_amend_to_a_new_price_loses_time_priority():
+    market = Market()
+    first, second, buyer = market.trader(), market.trader(), market.trader()
+    older = order_of(market.place(first, "sell", 5, 10_020))
+    younger = order_of(market.place(second, "sell", 5, 10_010))
+    market.amend(first, older.order_id, price=10_010)
+    [trade] = trades(market.place(buyer, "buy", 5, 10_010).events)
+    assert trade.maker_order_id == younger.order_id
+
+
+def test_amend_to_a_crossing_price_trades_at_once():
+    market = Market()
+    seller, buyer = market.trader(), market.trader()
+    market.place(seller, "sell", 5, 10_010)
+    bid = order_of(market.place(buyer, "buy", 5, 10_000))
+    outcome = market.amend(buyer, bid.order_id, price=10_010)
+    [trade] = trades(outcome.events)
+    assert (trade.taker_order_id, trade.price) == (bid.order_id, 10_010)
+    assert order_of(outcome).status is OrderStatus.FILLED
+    assert market.book() == ([], [])
+
+
+def test_amend_moves_the_hold_with_the_price():
+    market = Market()
+    buyer = market.trader(usd=1_000_000)
+    bid = order_of(market.place(buyer, "buy", 10, 10_000))
+    market.amend(buyer, bid.order_id, price=9_000)
+    assert market.balance(buyer, "USD")[1] == 90_000 + 180
+
+
+def test_amend_that_needs_more_than_the_balance_is_refused_and_changes_nothing():
+    market = Market()
+    buyer = market.trader(usd=100_200)
+    bid = order_of(market.place(buyer, "buy", 10, 10_000))
+    outcome = market.amend(buyer, bid.order_id, quantity=11)
+    assert rejection_of(outcome) is RejectReason.INSUFFICIENT_FUNDS
+    assert market.balance(buyer, "USD") == (0, 100_200)
+    assert market.book() == ([(10_000, 10)], [])
+
+
+def test_amend_to_at_most_the_filled_quantity_is_refused():
+    market = Market()
+    seller, buyer = market.trader(), market.trader()
+    ask = order_of(market.place(seller, "sell", 10, 10_000))
+    market.place(buyer, "buy", 4, 10_000)
+    assert rejection_of(market.amend(seller, ask.order_id, 4)) is RejectReason.INVALID_AMENDMENT
+    amended = order_of(market.amend(seller, ask.order_id, 6))
+    assert (amended.quantity, amended.filled_quantity) == (6, 4)
+    assert market.book() == ([], [(10_000, 2)])
+
+
+def test_a_post_only_amend_that_would_cross_is_refused():
+    market = Market()
+    seller, buyer = market.trader(), market.trader()
+    market.place(seller, "sell", 5, 10_010)
+    bid = order_of(market.place(buyer, "buy", 5, 10_000, post_only=True))
+    outcome = market.amend(buyer, bid.order_id, price=10_010)
+    assert rejection_of(outcome) is RejectReason.POST_ONLY_WOULD_CROSS
+
+
+def test_a_halted_symbol_refuses_new_orders_but_allows_cancels_and_reductions():
+    market = Market()
+    trader = market.trader()
+    resting = order_of(market.place(trader, "buy", 10, 10_000))
+    market.run(HaltMarket("ACME", "news pending"))
+    assert rejection_of(market.place(trader, "buy", 1, 10_000)) is RejectReason.MARKET_HALTED
+    assert rejection_of(market.amend(trader, resting.order_id, price=9_990)) is RejectReason.MARKET_HALTED
+    assert order_of(market.amend(trader, resting.order_id, quantity=5)).quantity == 5
+    assert order_of(market.cancel(trader, resting.order_id)).status is OrderStatus.CANCELLED
+    market.run(ResumeMarket("ACME"))
+    assert order_of(market.place(trader, "buy", 1, 10_000)).status is OrderStatus.NEW
+
+
+def test_a_market_wide_halt_stops_every_symbol():
+    market = Market()
+    trader = market.trader()
+    market.run(HaltMarket(None, "exchange halt"))
+    assert rejection_of(market.place(trader, "buy", 1, 10_000)) is RejectReason.MARKET_HALTED
+    assert market.exchange.instrument("ACME").status == "halted"
+
+
+def test_orders_outside_the_price_band_or_quantity_limits_are_rejected():
+    market = Market()
+    trader = market.trader()
+    assert rejection_of(market.place(trader, "buy", 1, 11_001)) is RejectReason.PRICE_OUT_OF_BAND
+    assert rejection_of(market.place(trader, "sell", 1, 8_999)) is RejectReason.PRICE_OUT_OF_BAND
+    assert rejection_of(market.place(trader, "buy", 0, 10_000)) is RejectReason.QUANTITY_OUT_OF_RANGE
+    too_many = market.place(trader, "buy", 100_001, 10_000)
+    assert rejection_of(too_many) is RejectReason.QUANTITY_OUT_OF_RANGE
+    assert order_of(market.place(trader, "buy", 1, 9_000)).status is OrderStatus.NEW
+    assert order_of(market.place(trader, "sell", 1, 11_000)).status is OrderStatus.NEW
+
+
+def test_unknown_symbols_and_accounts_are_rejected():
+    market = Market()
+    trader = market.trader()
+    assert rejection_of(market.place(trader, "buy", 1, 10_000, symbol="NOPE")) is RejectReason.UNKNOWN_SYMBOL
+    assert rejection_of(market.place(999, "buy", 1, 10_000)) is RejectReason.UNKNOWN_ACCOUNT
+
+
+def test_a_repeated_client_order_id_returns_the_original_and_creates_nothing():
+    market = Market()
+    trader = market.trader()
+    first = order_of(market.place(trader, "buy", 5, 10_000, client_order_id="my-1"))
+    again = market.place(trader, "buy", 7, 9_000, client_order_id="my-1")
+    assert again.result == DuplicateOrder(first.order_id, first)
+    assert again.events == []
+    assert market.book() == ([(10_000, 5)], [])
+
+
+def test_client_order_ids_are_scoped_per_account():
+    market = Market()
+    alice, bob = market.trader(), market.trader()
+    market.place(alice, "buy", 5, 10_000, client_order_id="same")
+    order = order_of(market.place(bob, "buy", 5, 10_000, client_order_id="same"))
+    assert order.account_id == bob
+
+
+def test_a_rejected_order_does_not_use_up_its_client_order_id():
+    market = Market()
+    trader = market.trader(usd=0)
+    outcome = market.place(trader, "buy", 5, 10_000, client_order_id="retry-me")
+    assert rejection_of(outcome) is RejectReason.INSUFFICIENT_FUNDS
+    assert [type(e) for e in outcome.events] == [OrderRejected]
+    assert outcome.result.order.status is OrderStatus.REJECTED
+    market.run(Deposit(trader, "USD", 1_000_000, "top-up"))
+    retried = market.place(trader, "buy", 5, 10_000, client_order_id="retry-me")
+    assert [type(e) for e in retried.events] == [OrderAccepted]
+
+
+def test_a_finished_order_repeated_reports_its_id_for_the_read_model():
+    market = Market()
+    seller, buyer = market.trader(), market.trader()
+    market.place(seller, "sell", 5, 10_000)
+    filled = order_of(market.place(buyer, "buy", 5, 10_000, client_order_id="x"))
+    again = market.place(buyer, "buy", 5, 10_000, client_order_id="x")
+    assert again.result == DuplicateOrder(filled.order_id, None)
