@@ -4,7 +4,7 @@ Decimal strings exist only at the edges; these helpers convert between the two
 without ever passing through a float.
 """
 
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation, localcontext
 from typing import NewType
 
 Price = NewType("Price", int)
@@ -33,9 +33,14 @@ def parse_decimal(text: str) -> Decimal:
     return value
 
 
+EXACT = Context(prec=120, Emax=999, Emin=-999)
+"""Wide enough for any value `parse_decimal` accepts, so division never rounds."""
+
+
 def to_units(value: Decimal, unit: Decimal) -> int:
     """Return how many `unit`s make `value`; raise NotAMultipleError if not a whole number."""
-    units, remainder = divmod(value, unit)
+    with localcontext(EXACT):
+        units, remainder = divmod(value, unit)
     if remainder != 0:
         raise NotAMultipleError(f"{value} is not a multiple of {unit}")
     return int(units)
@@ -45,7 +50,8 @@ def from_units(units: int, unit: Decimal) -> Decimal:
     """Return the decimal value of `units` times `unit`, normalised to the unit's exponent."""
     exponent = unit.as_tuple().exponent
     assert isinstance(exponent, int)
-    return (units * unit).quantize(Decimal(1).scaleb(min(exponent, 0)))
+    with localcontext(EXACT):
+        return (units * unit).quantize(Decimal(1).scaleb(min(exponent, 0)))
 
 
 def format_units(units: int, unit: Decimal) -> str:

@@ -1,0 +1,1 @@
+"""Adapters for the read model: SQL (SQLite, PostgreSQL) and in-memory."""

@@ -1,0 +1,116 @@
+"""The read model in memory: for tests and for running without a database.
+
+It keeps the SQL adapter's rules: account-scoped queries, newest first; one client
+order id per account among orders that were not rejected; changes and checkpoint
+applied together, or not at all.
+"""
+
+import asyncio
+from collections.abc import AsyncIterator, Collection
+from contextlib import asynccontextmanager
+from dataclasses import replace
+
+from openbell.contracts.enums import OrderStatus
+from openbell.shared.errors import ConflictError
+from openbell.trading.application.ports import FillQuery, OrderQuery
+from openbell.trading.domain.orders import Fill, Order, ProjectionChanges
+
+
+class InMemoryReadModel:
+    def __init__(self) -> None:
+        self._orders: dict[int, Order] = {}
+        self._fills: dict[tuple[int, str], Fill] = {}
+        self._client_order_ids: dict[tuple[int, str], int] = {}
+        self._checkpoint = 0
+        self._lock = asyncio.Lock()
+
+    async def order(self, account_id: int, order_id: int) -> Order | None:
+        order = self._orders.get(order_id)
+        if order is None or order.account_id != account_id:
+            return None
+        return replace(order)
+
+    async def orders(self, query: OrderQuery) -> list[Order]:
+        found = [
+            replace(order)
+            for order in self._orders.values()
+            if order.account_id == query.account_id
+            and (not query.open_only or order.is_open)
+            and (query.symbol is None or order.symbol == query.symbol)
+            and (query.before_order_id is None or order.order_id < query.before_order_id)
+        ]
+        found.sort(key=lambda order: order.order_id, reverse=True)
+        return found[: query.limit]
+
+    async def fills(self, query: FillQuery) -> list[Fill]:
+        found = [
+            fill
+            for fill in self._fills.values()
+            if fill.account_id == query.account_id
+            and (query.symbol is None or fill.symbol == query.symbol)
+            and (query.order_id is None or fill.order_id == query.order_id)
+            and (query.before_trade_id is None or fill.trade_id < query.before_trade_id)
+        ]
+        found.sort(key=lambda fill: (-fill.trade_id, fill.liquidity.value))
+        return found[: query.limit]
+
+    async def checkpoint(self) -> int:
+        return self._checkpoint
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator["InMemoryProjectionTransaction"]:
+        async with self._lock:
+            transaction = InMemoryProjectionTransaction(self)
+            yield transaction
+            for changes, sequence in transaction.pending:
+                self.commit(changes, sequence)
+
+    def commit(self, changes: ProjectionChanges, sequence: int) -> None:
+        """Apply every change and the checkpoint, or raise ConflictError and apply none."""
+        self.check(changes)
+        for order in (*changes.created.values(), *changes.updated.values()):
+            self._orders[order.order_id] = replace(order)
+            if order.status is not OrderStatus.REJECTED:
+                self._client_order_ids[order.account_id, order.client_order_id] = order.order_id
+        for fill in changes.fills:
+            self._fills[fill.trade_id, fill.liquidity.value] = fill
+        self._checkpoint = sequence
+
+    def stored(self, order_ids: Collection[int]) -> dict[int, Order]:
+        return {i: replace(self._orders[i]) for i in order_ids if i in self._orders}
+
+    def check(self, changes: ProjectionChanges) -> None:
+        """Raise ConflictError where the SQL schema's keys would refuse the changes."""
+        if any(order_id in self._orders for order_id in changes.created):
+            raise ConflictError("an order with this id exists")
+        fill_keys = [(fill.trade_id, fill.liquidity.value) for fill in changes.fills]
+        if len(set(fill_keys)) != len(fill_keys) or any(key in self._fills for key in fill_keys):
+            raise ConflictError("a fill with this trade id and liquidity exists")
+        seen: dict[tuple[int, str], int] = {}
+        for order in changes.created.values():
+            if order.status is OrderStatus.REJECTED:
+                continue
+            key = (order.account_id, order.client_order_id)
+            if self._client_order_ids.get(key, order.order_id) != order.order_id or key in seen:
+                raise ConflictError("a client order id is used twice in one account")
+            seen[key] = order.order_id
+
+
+class InMemoryProjectionTransaction:
+    """Saves are checked at once and applied when the transaction's block ends normally."""
+
+    def __init__(self, model: InMemoryReadModel) -> None:
+        self._model = model
+        self.pending: list[tuple[ProjectionChanges, int]] = []
+
+    async def checkpoint(self) -> int:
+        return await self._model.checkpoint()
+
+    async def orders(self, order_ids: Collection[int]) -> dict[int, Order]:
+        return self._model.stored(order_ids)
+
+    async def save(self, changes: ProjectionChanges, sequence: int) -> None:
+        if self.pending:
+            raise RuntimeError("save once per transaction")
+        self._model.check(changes)
+        self.pending.append((changes, sequence))

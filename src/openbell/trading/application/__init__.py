@@ -1,0 +1,1 @@
+"""Use cases, the ports they need, and the projector that feeds the read model."""

@@ -1,0 +1,134 @@
+"""Order entry and order queries: commands go to the core, reads come from the read model.
+
+Reads are read-your-writes: before answering, a query waits (bounded) until the read
+model holds every outcome the core had committed when the query began. If the wait
+runs out it answers with what the read model holds.
+"""
+
+from typing import NamedTuple
+
+from openbell.contracts.commands import AmendOrder, CancelOrder, PlaceOrder
+from openbell.contracts.enums import RejectReason
+from openbell.contracts.results import DuplicateOrder, OrderView, Outcome, Rejected
+from openbell.trading.application.errors import (
+    OrderNotFoundError,
+    OrderNotOpenError,
+    OrderRejectedError,
+    ReadModelBehindError,
+)
+from openbell.trading.application.ports import (
+    FillQuery,
+    OrderQuery,
+    OrderReadModel,
+    ProjectionProgress,
+    Sequencer,
+)
+from openbell.trading.domain.orders import Fill, Order, order_from_view
+
+DEFAULT_READ_TIMEOUT_SECONDS = 2.0
+
+
+class Placement(NamedTuple):
+    """The order a PlaceOrder led to; `created` is False when it was a retry of an earlier one."""
+
+    order: Order
+    created: bool
+
+
+class OrderService:
+    def __init__(
+        self,
+        sequencer: Sequencer,
+        read_model: OrderReadModel,
+        progress: ProjectionProgress,
+        *,
+        read_timeout: float = DEFAULT_READ_TIMEOUT_SECONDS,
+    ) -> None:
+        self._sequencer = sequencer
+        self._read_model = read_model
+        self._progress = progress
+        self._read_timeout = read_timeout
+
+    async def place_order(self, command: PlaceOrder) -> Placement:
+        """Place an order, or find the earlier one with the same client order id."""
+        outcome = await self._sequencer.execute(command)
+        result = outcome.result
+        if isinstance(result, OrderView):
+            return Placement(order_from_view(result), created=True)
+        if isinstance(result, DuplicateOrder):
+            if result.order is not None:
+                return Placement(order_from_view(result.order), created=False)
+            order = await self._finished(command.account_id, result.order_id, outcome)
+            return Placement(order, created=False)
+        raise _rejection(outcome)
+
+    async def cancel_order(self, command: CancelOrder) -> Order:
+        outcome = await self._sequencer.execute(command)
+        if isinstance(outcome.result, OrderView):
+            return order_from_view(outcome.result)
+        raise await self._not_open(command.account_id, command.order_id, outcome)
+
+    async def amend_order(self, command: AmendOrder) -> Order:
+        outcome = await self._sequencer.execute(command)
+        if isinstance(outcome.result, OrderView):
+            return order_from_view(outcome.result)
+        raise await self._not_open(command.account_id, command.order_id, outcome)
+
+    async def open_order(self, account_id: int, order_id: int) -> Order:
+        """The caller's order if it is still open; OrderNotOpenError if it has finished."""
+        order = await self.order(account_id, order_id)
+        if not order.is_open:
+            raise OrderNotOpenError(order)
+        return order
+
+    async def order(self, account_id: int, order_id: int) -> Order:
+        await self.catch_up()
+        order = await self._read_model.order(account_id, order_id)
+        if order is None:
+            raise OrderNotFoundError("no such order")
+        return order
+
+    async def orders(self, query: OrderQuery) -> list[Order]:
+        await self.catch_up()
+        return await self._read_model.orders(query)
+
+    async def fills(self, query: FillQuery) -> list[Fill]:
+        await self.catch_up()
+        return await self._read_model.fills(query)
+
+    async def catch_up(self, sequence: int | None = None) -> bool:
+        """Wait, at most the read timeout, for the read model to reach `sequence`.
+
+        Without `sequence`, the core's committed sequence as of now.
+        """
+        target = self._sequencer.committed_sequence if sequence is None else sequence
+        return await self._progress.wait_for(target, self._read_timeout)
+
+    async def _finished(self, account_id: int, order_id: int, outcome: Outcome) -> Order:
+        """An order that no longer rests in the core, from the read model."""
+        await self.catch_up(outcome.sequence)
+        order = await self._read_model.order(account_id, order_id)
+        if order is None:
+            raise ReadModelBehindError("the order is not in the read model yet; retry")
+        return order
+
+    async def _not_open(
+        self, account_id: int, order_id: int, outcome: Outcome
+    ) -> OrderRejectedError | OrderNotOpenError | OrderNotFoundError:
+        """Why a cancel or amend was refused; never says whether another account's order exists."""
+        error = _rejection(outcome)
+        if error.reason is not RejectReason.UNKNOWN_ORDER:
+            return error
+        await self.catch_up(outcome.sequence)
+        order = await self._read_model.order(account_id, order_id)
+        if order is None:
+            return OrderNotFoundError("no such order")
+        return OrderNotOpenError(order)
+
+
+def _rejection(outcome: Outcome) -> OrderRejectedError:
+    result = outcome.result
+    if not isinstance(result, Rejected):
+        raise TypeError(f"unexpected result {type(result).__name__} for an order command")
+    order = None if result.order is None else order_from_view(result.order)
+    return OrderRejectedError(result.reason, order)

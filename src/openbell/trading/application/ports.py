@@ -1,0 +1,109 @@
+"""The ports trading needs: the core's sequencer and state, the outcome feed, the read model.
+
+They are Protocols, so the core's own classes satisfy the core ports structurally and
+trading never imports the core.
+"""
+
+from collections.abc import Collection, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import NamedTuple, Protocol
+
+from openbell.contracts.commands import Command
+from openbell.contracts.results import BalanceView, BookView, InstrumentView, Outcome
+from openbell.trading.domain.orders import Fill, Order, ProjectionChanges
+
+
+class Sequencer(Protocol):
+    """Orders and applies commands; raises UnavailableError/OverloadedError when it cannot."""
+
+    @property
+    def committed_sequence(self) -> int:
+        """The sequence number of the last command journaled and applied."""
+        ...
+
+    async def execute(self, command: Command) -> Outcome: ...
+
+
+class CoreReader(Protocol):
+    """Queries on the core's current state (reference data, balances, books)."""
+
+    def instruments(self) -> list[InstrumentView]: ...
+
+    def instrument(self, symbol: str) -> InstrumentView | None: ...
+
+    def balances(self, account_id: int) -> list[BalanceView]: ...
+
+    def book(self, symbol: str, depth: int) -> BookView | None: ...
+
+    def asset_scales(self) -> dict[str, int]: ...
+
+
+class OutcomeFeed(Protocol):
+    """The core's outcomes, in sequence order, as published after each committed batch."""
+
+    async def receive(self, limit: int) -> Sequence[Outcome]:
+        """Wait for at least one outcome; return up to `limit`, oldest first."""
+        ...
+
+
+class ProjectionProgress(Protocol):
+    """How far the read model has got, and a bounded wait for it to get further."""
+
+    @property
+    def projected_sequence(self) -> int: ...
+
+    async def wait_for(self, sequence: int, timeout: float) -> bool:  # noqa: ASYNC109  # a bounded wait is the point
+        """True once everything up to `sequence` is projected; False after `timeout` seconds."""
+        ...
+
+
+class OrderQuery(NamedTuple):
+    """One page of an account's orders, newest first."""
+
+    account_id: int
+    open_only: bool = False
+    symbol: str | None = None
+    before_order_id: int | None = None
+    limit: int = 100
+
+
+class FillQuery(NamedTuple):
+    """One page of an account's fills, newest first."""
+
+    account_id: int
+    symbol: str | None = None
+    order_id: int | None = None
+    before_trade_id: int | None = None
+    limit: int = 100
+
+
+class OrderReadModel(Protocol):
+    """Orders and fills as projected. Every query is scoped to one account."""
+
+    async def order(self, account_id: int, order_id: int) -> Order | None: ...
+
+    async def orders(self, query: OrderQuery) -> list[Order]: ...
+
+    async def fills(self, query: FillQuery) -> list[Fill]: ...
+
+
+class ProjectionTransaction(Protocol):
+    """One atomic step of the projection: read the checkpoint and orders, save the changes."""
+
+    async def checkpoint(self) -> int:
+        """The last applied sequence; also keeps other projectors out until commit."""
+        ...
+
+    async def orders(self, order_ids: Collection[int]) -> dict[int, Order]: ...
+
+    async def save(self, changes: ProjectionChanges, sequence: int) -> None:
+        """Write the changes and move the checkpoint to `sequence`, together."""
+        ...
+
+
+class ProjectionStore(Protocol):
+    def transaction(self) -> AbstractAsyncContextManager[ProjectionTransaction]:
+        """Commits when the block ends normally, rolls back when it raises."""
+        ...
+
+    async def checkpoint(self) -> int: ...

@@ -1,0 +1,152 @@
+"""The projector: the core's outcomes in, the order and trade read model out.
+
+It takes outcomes from the feed in chunks and applies each chunk in one transaction
+that also moves the checkpoint, so every outcome takes effect exactly once: outcomes
+at or below the checkpoint (a replay after a restart) are skipped. A failed write is
+retried with the same outcomes, never dropped.
+"""
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+from openbell.contracts.results import Outcome
+from openbell.platform.bus import SubscriptionClosedError
+from openbell.trading.application.ports import OutcomeFeed, ProjectionStore
+from openbell.trading.domain.orders import project as project_outcomes
+from openbell.trading.domain.orders import referenced_order_ids
+
+logger = logging.getLogger(__name__)
+
+
+class Projector:
+    """Keeps the read model up with the core; tells readers how far it has got."""
+
+    def __init__(
+        self,
+        feed: OutcomeFeed,
+        store: ProjectionStore,
+        *,
+        max_batch: int = 5_000,
+        retry_seconds: float = 0.5,
+    ) -> None:
+        if max_batch < 1:
+            raise ValueError("max_batch must be at least 1")
+        self._feed = feed
+        self._store = store
+        self._max_batch = max_batch
+        self._retry_seconds = retry_seconds
+        self._projected = 0
+        self._advanced = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.failures = 0
+        """Failed attempts to write a chunk since start; each was retried."""
+        self.gaps = 0
+        """Times an outcome arrived that did not follow the checkpoint: outcomes were missed."""
+
+    @property
+    def projected_sequence(self) -> int:
+        """The sequence of the last outcome the read model holds."""
+        return self._projected
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def start(self) -> None:
+        """Read the checkpoint and start consuming the feed."""
+        if self._task is not None:
+            raise RuntimeError("projector already started")
+        self._advance(await self._store.checkpoint())
+        self._task = asyncio.create_task(self._run(), name="openbell-trading-projector")
+
+    async def stop(self) -> None:
+        """Stop consuming; what is not yet projected stays in the feed or is replayed later."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        task.cancel()
+        # asyncio.wait neither raises the task's cancellation nor swallows our own.
+        await asyncio.wait([task])
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("the trading projector had stopped: %r", task.exception())
+
+    async def wait_for(self, sequence: int, timeout: float) -> bool:  # noqa: ASYNC109  # a bounded wait is the point
+        """Wait until the outcome with `sequence` is projected; False if `timeout` passes first.
+
+        A projector that is not running answers at once: waiting for it would only
+        make every reader slow while it is down.
+        """
+        if self._projected >= sequence or not self.running:
+            return self._projected >= sequence
+        try:
+            async with asyncio.timeout(timeout):
+                while self._projected < sequence:
+                    await self._advanced.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    async def project(self, outcomes: Sequence[Outcome]) -> int:
+        """Apply outcomes in one transaction; return the checkpoint after it."""
+        if not outcomes:
+            return self._projected
+        async with self._store.transaction() as transaction:
+            checkpoint = await transaction.checkpoint()
+            fresh = _after(outcomes, checkpoint)
+            if fresh:
+                if fresh[0].sequence != checkpoint + 1:
+                    self.gaps += 1
+                    logger.error(
+                        "outcomes %d..%d never reached the trading read model",
+                        checkpoint + 1,
+                        fresh[0].sequence - 1,
+                    )
+                known = await transaction.orders(referenced_order_ids(fresh))
+                changes = project_outcomes(fresh, known)
+                if changes.unknown_orders:
+                    logger.error(
+                        "events for %d orders the read model never saw",
+                        len(changes.unknown_orders),
+                    )
+                checkpoint = fresh[-1].sequence
+                await transaction.save(changes, checkpoint)
+        self._advance(checkpoint)
+        return checkpoint
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                outcomes = await self._feed.receive(self._max_batch)
+            except SubscriptionClosedError:
+                logger.info("the outcome feed closed; the trading projector stops")
+                return
+            await self._project_until_done(outcomes)
+
+    async def _project_until_done(self, outcomes: Sequence[Outcome]) -> None:
+        while True:
+            try:
+                await self.project(outcomes)
+            except Exception:
+                self.failures += 1
+                logger.exception("projecting outcomes failed; retrying")
+                await asyncio.sleep(self._retry_seconds)
+            else:
+                return
+
+    def _advance(self, checkpoint: int) -> None:
+        self._projected = max(self._projected, checkpoint)
+        # Wake every waiter to recheck; later waiters wait on a fresh event.
+        advanced, self._advanced = self._advanced, asyncio.Event()
+        advanced.set()
+
+
+def _after(outcomes: Sequence[Outcome], checkpoint: int) -> list[Outcome]:
+    """The outcomes beyond `checkpoint`, each sequence once, in order."""
+    fresh: list[Outcome] = []
+    last = checkpoint
+    for outcome in outcomes:
+        if outcome.sequence > last:
+            fresh.append(outcome)
+            last = outcome.sequence
+    return fresh

@@ -1,0 +1,113 @@
+"""Decimal prices and quantities at the edge, integer ticks and lots inside.
+
+A price must be a whole number of the instrument's tick size and a quantity a whole
+number of its lot size; the conversion never rounds and never passes through a float.
+"""
+
+from datetime import UTC, datetime
+from decimal import Context, Decimal, localcontext
+from functools import lru_cache
+from typing import Final
+
+from openbell.contracts.enums import RejectReason
+from openbell.contracts.results import InstrumentView
+from openbell.shared.money import NotAMultipleError, format_units, minor_unit, to_units
+
+MAX_UNITS: Final = 2**63 - 1
+"""The largest tick or lot count the read model can store (a signed 64-bit integer)."""
+AVERAGE_PRICE_EXTRA_DIGITS: Final = 8
+"""Digits beyond the tick size an average price keeps (an average need not be on a tick)."""
+_DIVISION: Final = Context(prec=80)
+
+
+class UnitError(ValueError):
+    """A decimal value the instrument cannot represent; `reason` says why."""
+
+    def __init__(self, reason: RejectReason, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@lru_cache(maxsize=1024)
+def _decimal(text: str) -> Decimal:
+    return Decimal(text)
+
+
+def to_ticks(price: Decimal, instrument: InstrumentView) -> int:
+    """A positive price as ticks; UnitError(invalid_tick) when it is not on a tick."""
+    tick = _decimal(instrument.tick_size)
+    return _to_units(
+        price, tick, "price", RejectReason.INVALID_TICK, RejectReason.PRICE_OUT_OF_BAND
+    )
+
+
+def to_lots(quantity: Decimal, instrument: InstrumentView) -> int:
+    """A positive quantity as lots; UnitError(invalid_lot) when it is not whole lots."""
+    lot = _decimal(instrument.lot_size)
+    return _to_units(
+        quantity, lot, "quantity", RejectReason.INVALID_LOT, RejectReason.QUANTITY_OUT_OF_RANGE
+    )
+
+
+def _to_units(
+    value: Decimal, unit: Decimal, name: str, off_unit: RejectReason, too_large: RejectReason
+) -> int:
+    if value <= 0:
+        raise UnitError(RejectReason.INVALID_ORDER, f"the {name} must be positive")
+    try:
+        # The default context's 28 digits cannot divide every value the API admits.
+        with localcontext(_DIVISION):
+            units = to_units(value, unit)
+    except NotAMultipleError:
+        raise UnitError(off_unit, f"the {name} must be a multiple of {unit}") from None
+    if units > MAX_UNITS:
+        raise UnitError(too_large, f"the {name} is too large")
+    return units
+
+
+def format_price(ticks: int, instrument: InstrumentView) -> str:
+    return format_units(ticks, _decimal(instrument.tick_size))
+
+
+def format_quantity(lots: int, instrument: InstrumentView) -> str:
+    return format_units(lots, _decimal(instrument.lot_size))
+
+
+def format_amount(units: int, scale: int) -> str:
+    """An amount in minor units of an asset with `scale` decimal places."""
+    return format_units(units, minor_unit(scale))
+
+
+def average_price(filled_amount: int, filled_lots: int, instrument: InstrumentView) -> str | None:
+    """The volume-weighted price of the fills, or None before the first fill.
+
+    `filled_amount` is in minor units of the quote asset; the answer is in quote per
+    unit of base, like a price, with up to AVERAGE_PRICE_EXTRA_DIGITS more decimals
+    than the tick size and no trailing zeros beyond it.
+    """
+    if filled_lots <= 0:
+        return None
+    tick = _decimal(instrument.tick_size)
+    amount = Decimal(filled_amount).scaleb(-instrument.quote_scale)
+    base = Decimal(filled_lots) * _decimal(instrument.lot_size)
+    exact = _DIVISION.divide(amount, base)
+    tick_exponent = min(_exponent(tick), 0)
+    rounded = exact.quantize(Decimal(1).scaleb(tick_exponent - AVERAGE_PRICE_EXTRA_DIGITS))
+    trimmed = rounded.normalize(_DIVISION)
+    if _exponent(trimmed) > tick_exponent:
+        trimmed = trimmed.quantize(Decimal(1).scaleb(tick_exponent))
+    return f"{trimmed:f}"
+
+
+def _exponent(value: Decimal) -> int:
+    exponent = value.as_tuple().exponent
+    if not isinstance(exponent, int):  # only NaN and infinities have a letter for an exponent
+        raise TypeError("not a finite decimal")
+    return exponent
+
+
+def format_timestamp(nanoseconds: int) -> str:
+    """ISO 8601 in UTC with microseconds, e.g. 2024-01-02T03:04:05.678901Z."""
+    seconds, rest = divmod(nanoseconds, 1_000_000_000)
+    moment = datetime.fromtimestamp(seconds, tz=UTC).replace(microsecond=rest // 1_000)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")

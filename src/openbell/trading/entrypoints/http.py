@@ -1,0 +1,364 @@
+"""The order-entry REST API: request model -> contracts command -> port -> response model.
+
+Every route needs a bearer token: `read` for queries, `trade` for changes. Account
+routes act only on the token's own trading account; another account's order answers
+404, exactly as an order that does not exist.
+"""
+
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from typing import Annotated, Any, Final, Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Response
+
+from openbell.contracts.commands import AmendOrder, CancelOrder, PlaceOrder
+from openbell.contracts.enums import (
+    OrderType,
+    RejectReason,
+    SelfTradePrevention,
+    Side,
+    TimeInForce,
+)
+from openbell.contracts.results import InstrumentView
+from openbell.platform.auth import Principal, require_scope
+from openbell.platform.problems import PROBLEM_JSON, ProblemError
+from openbell.shared.errors import OverloadedError, UnavailableError
+from openbell.trading.application.errors import (
+    OrderNotFoundError,
+    OrderNotOpenError,
+    OrderRejectedError,
+)
+from openbell.trading.application.ports import CoreReader, FillQuery, OrderQuery
+from openbell.trading.bootstrap import Trading
+from openbell.trading.domain.orders import Order
+from openbell.trading.domain.units import MAX_UNITS, UnitError, to_lots, to_ticks
+from openbell.trading.entrypoints.schemas import (
+    SYMBOL_PATTERN,
+    AmendOrderRequest,
+    BalanceResponse,
+    BookResponse,
+    InstrumentResponse,
+    OrderPage,
+    OrderResponse,
+    PlaceOrderRequest,
+    TradePage,
+    TradeResponse,
+    balance_response,
+    book_response,
+    instrument_response,
+    order_response,
+    trade_response,
+)
+
+PREFIX: Final = "/v1"
+DEFAULT_PAGE: Final = 100
+MAX_PAGE: Final = 1_000
+DEFAULT_DEPTH: Final = 20
+MAX_DEPTH: Final = 500
+RETRY_AFTER_SECONDS: Final = "1"
+
+_PROBLEM: Final = {"content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+_AUTH_RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
+    401: {"description": "Missing or invalid access token", **_PROBLEM},
+    403: {"description": "Missing scope, or no trading account", **_PROBLEM},
+}
+_READ_RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
+    **_AUTH_RESPONSES,
+    503: {
+        "description": "The exchange is busy or unavailable; retry after Retry-After",
+        **_PROBLEM,
+    },
+}
+_ORDER_RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
+    **_READ_RESPONSES,
+    404: {"description": "No such order for this account", **_PROBLEM},
+}
+
+OrderId = Annotated[int, Path(ge=1, le=MAX_UNITS, description="The order's id.")]
+SymbolFilter = Annotated[str | None, Query(pattern=SYMBOL_PATTERN)]
+PageLimit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
+Cursor = Annotated[
+    int | None, Query(ge=1, le=MAX_UNITS, description="`next_cursor` of the previous page.")
+]
+
+
+def _account_of(principal: Principal) -> int:
+    if principal.account_id is None:
+        raise ProblemError(
+            403,
+            "Forbidden",
+            reason="no_trading_account",
+            detail="This token is not tied to a trading account.",
+        )
+    return principal.account_id
+
+
+async def _reader_account(
+    principal: Annotated[Principal, Depends(require_scope("read"))],
+) -> int:
+    return _account_of(principal)
+
+
+async def _trader_account(
+    principal: Annotated[Principal, Depends(require_scope("trade"))],
+) -> int:
+    return _account_of(principal)
+
+
+ReadAccount = Annotated[int, Depends(_reader_account)]
+TradeAccount = Annotated[int, Depends(_trader_account)]
+Reader = Annotated[Principal, Depends(require_scope("read"))]
+
+
+class _Presenter:
+    """Turns orders and fills into responses with their instrument's units."""
+
+    def __init__(self, core: CoreReader) -> None:
+        self._core = core
+
+    def instrument(self, symbol: str) -> InstrumentView:
+        instrument = self._core.instrument(symbol)
+        if instrument is None:
+            raise ProblemError(
+                422,
+                "Unprocessable Content",
+                reason=RejectReason.UNKNOWN_SYMBOL.value,
+                detail="No instrument has this symbol.",
+            )
+        return instrument
+
+    def order(self, order: Order) -> OrderResponse:
+        return order_response(order, self.instrument(order.symbol))
+
+    def orders(self, orders: list[Order]) -> list[OrderResponse]:
+        return [self.order(order) for order in orders]
+
+
+@contextmanager
+def _problems(presenter: _Presenter) -> Iterator[None]:
+    """Translate the use cases' errors into problem documents."""
+    try:
+        yield
+    except UnitError as error:
+        raise ProblemError(
+            422, "Unprocessable Content", reason=error.reason.value, detail=str(error)
+        ) from None
+    except OrderRejectedError as error:
+        extensions = (
+            {} if error.order is None else {"order": _order_document(presenter, error.order)}
+        )
+        raise ProblemError(
+            422,
+            "Order rejected",
+            reason=error.reason.value,
+            detail="The exchange refused the order.",
+            extensions=extensions,
+        ) from None
+    except OrderNotOpenError as error:
+        raise ProblemError(
+            422,
+            "Order not open",
+            reason=RejectReason.ORDER_NOT_OPEN.value,
+            detail="The order has finished; it can no longer be changed.",
+            extensions={"order": _order_document(presenter, error.order)},
+        ) from None
+    except OrderNotFoundError:
+        raise ProblemError(
+            404, "Not Found", reason="order_not_found", detail="No such order."
+        ) from None
+    except UnavailableError as error:
+        overloaded = isinstance(error, OverloadedError)
+        raise ProblemError(
+            503,
+            "Service Unavailable",
+            reason="overloaded" if overloaded else "unavailable",
+            detail="The exchange cannot take this request now; retry shortly.",
+            headers={"Retry-After": RETRY_AFTER_SECONDS},
+        ) from None
+
+
+def _order_document(presenter: _Presenter, order: Order) -> dict[str, Any]:
+    return presenter.order(order).model_dump(mode="json")
+
+
+def _place_order_command(
+    account_id: int, request: PlaceOrderRequest, instrument: InstrumentView
+) -> PlaceOrder:
+    price = None if request.price is None else to_ticks(Decimal(request.price), instrument)
+    return PlaceOrder(
+        account_id=account_id,
+        client_order_id=request.client_order_id or f"ob-{secrets.token_hex(16)}",
+        symbol=request.symbol,
+        side=Side(request.side),
+        order_type=OrderType(request.type),
+        price=price,
+        quantity=to_lots(Decimal(request.quantity), instrument),
+        time_in_force=TimeInForce(request.resolved_time_in_force),
+        post_only=request.post_only,
+        self_trade_prevention=SelfTradePrevention(request.self_trade_prevention),
+    )
+
+
+def _amend_order_command(
+    account_id: int, order_id: int, request: AmendOrderRequest, instrument: InstrumentView
+) -> AmendOrder:
+    return AmendOrder(
+        account_id=account_id,
+        order_id=order_id,
+        quantity=None
+        if request.quantity is None
+        else to_lots(Decimal(request.quantity), instrument),
+        price=None if request.price is None else to_ticks(Decimal(request.price), instrument),
+    )
+
+
+def _next_cursor(ids: list[int], limit: int) -> int | None:
+    return ids[-1] if len(ids) == limit and ids else None
+
+
+def create_router(trading: Trading) -> APIRouter:  # noqa: C901  # one closure per route
+    """The /v1 order-entry routes, bound to one wired trading context."""
+    router = APIRouter(prefix=PREFIX, tags=["trading"])
+    orders = trading.orders
+    core = trading.core
+    presenter = _Presenter(core)
+
+    @router.get(
+        "/instruments",
+        summary="Instruments and their trading rules",
+        responses=_AUTH_RESPONSES,
+    )
+    async def list_instruments(_principal: Reader) -> list[InstrumentResponse]:
+        return [instrument_response(instrument) for instrument in core.instruments()]
+
+    @router.get(
+        "/balances",
+        summary="Your balances",
+        responses=_AUTH_RESPONSES,
+    )
+    async def list_balances(account_id: ReadAccount) -> list[BalanceResponse]:
+        scales = core.asset_scales()
+        return [
+            balance_response(balance, scales[balance.asset])
+            for balance in core.balances(account_id)
+        ]
+
+    @router.post(
+        "/orders",
+        summary="Place an order",
+        status_code=201,
+        responses={
+            200: {
+                "model": OrderResponse,
+                "description": "A retry: the order placed earlier with this client_order_id",
+            },
+            **_READ_RESPONSES,
+        },
+    )
+    async def place_order(
+        request: PlaceOrderRequest, account_id: TradeAccount, response: Response
+    ) -> OrderResponse:
+        with _problems(presenter):
+            instrument = presenter.instrument(request.symbol)
+            placement = await orders.place_order(
+                _place_order_command(account_id, request, instrument)
+            )
+        if not placement.created:
+            response.status_code = 200
+        return presenter.order(placement.order)
+
+    @router.get(
+        "/orders",
+        summary="Your orders, newest first",
+        responses=_READ_RESPONSES,
+    )
+    async def list_orders(
+        account_id: ReadAccount,
+        status: Annotated[Literal["open", "all"], Query()] = "open",
+        symbol: SymbolFilter = None,
+        limit: PageLimit = DEFAULT_PAGE,
+        cursor: Cursor = None,
+    ) -> OrderPage:
+        query = OrderQuery(account_id, status == "open", symbol, cursor, limit)
+        with _problems(presenter):
+            found = await orders.orders(query)
+        next_cursor = _next_cursor([order.order_id for order in found], limit)
+        return OrderPage(orders=presenter.orders(found), next_cursor=next_cursor)
+
+    @router.get(
+        "/orders/{order_id}",
+        summary="One of your orders",
+        responses=_ORDER_RESPONSES,
+    )
+    async def get_order(order_id: OrderId, account_id: ReadAccount) -> OrderResponse:
+        with _problems(presenter):
+            return presenter.order(await orders.order(account_id, order_id))
+
+    @router.patch(
+        "/orders/{order_id}",
+        summary="Amend an open order's total quantity and/or price",
+        responses=_ORDER_RESPONSES,
+    )
+    async def amend_order(
+        order_id: OrderId, request: AmendOrderRequest, account_id: TradeAccount
+    ) -> OrderResponse:
+        with _problems(presenter):
+            order = await orders.open_order(account_id, order_id)
+            instrument = presenter.instrument(order.symbol)
+            command = _amend_order_command(account_id, order_id, request, instrument)
+            return presenter.order(await orders.amend_order(command))
+
+    @router.delete(
+        "/orders/{order_id}",
+        summary="Cancel an open order",
+        responses=_ORDER_RESPONSES,
+    )
+    async def cancel_order(order_id: OrderId, account_id: TradeAccount) -> OrderResponse:
+        with _problems(presenter):
+            return presenter.order(await orders.cancel_order(CancelOrder(account_id, order_id)))
+
+    @router.get(
+        "/trades",
+        summary="Your fills, newest first",
+        responses=_READ_RESPONSES,
+    )
+    async def list_trades(
+        account_id: ReadAccount,
+        symbol: SymbolFilter = None,
+        order_id: Annotated[int | None, Query(ge=1, le=MAX_UNITS)] = None,
+        limit: PageLimit = DEFAULT_PAGE,
+        cursor: Cursor = None,
+    ) -> TradePage:
+        query = FillQuery(account_id, symbol, order_id, cursor, limit)
+        with _problems(presenter):
+            fills = await orders.fills(query)
+        trades: list[TradeResponse] = [
+            trade_response(fill, presenter.instrument(fill.symbol)) for fill in fills
+        ]
+        next_cursor = _next_cursor([fill.trade_id for fill in fills], limit)
+        return TradePage(trades=trades, next_cursor=next_cursor)
+
+    @router.get(
+        "/book/{symbol}",
+        summary="Aggregated order book depth",
+        responses={
+            **_AUTH_RESPONSES,
+            404: {"description": "No instrument has this symbol", **_PROBLEM},
+        },
+    )
+    async def get_book(
+        symbol: Annotated[str, Path(pattern=SYMBOL_PATTERN)],
+        _principal: Reader,
+        depth: Annotated[int, Query(ge=1, le=MAX_DEPTH)] = DEFAULT_DEPTH,
+    ) -> BookResponse:
+        instrument = core.instrument(symbol)
+        book = core.book(symbol, depth)
+        if instrument is None or book is None:
+            raise ProblemError(
+                404, "Not Found", reason=RejectReason.UNKNOWN_SYMBOL.value, detail="No such symbol."
+            )
+        return book_response(book, instrument)
+
+    return router

@@ -1,0 +1,112 @@
+"""Decimal strings at the edge to ticks and lots inside, and back, without rounding."""
+
+from decimal import Decimal
+
+import pytest
+
+from openbell.contracts.enums import InstrumentStatus, RejectReason
+from openbell.contracts.results import InstrumentView
+from openbell.trading.domain.units import (
+    MAX_UNITS,
+    UnitError,
+    average_price,
+    format_amount,
+    format_price,
+    format_quantity,
+    format_timestamp,
+    to_lots,
+    to_ticks,
+)
+
+
+def instrument(tick: str = "0.01", lot: str = "0.001", quote_scale: int = 2) -> InstrumentView:
+    return InstrumentView(
+        "BTC-USD",
+        "BTC",
+        "USD",
+        8,
+        quote_scale,
+        tick,
+        lot,
+        1,
+        1_000_000,
+        3_000_000,
+        1_000,
+        10,
+        20,
+        InstrumentStatus.TRADING,
+    )
+
+
+def test_a_price_on_the_tick_becomes_a_whole_number_of_ticks():
+    assert to_ticks(Decimal("30000.25"), instrument()) == 3_000_025
+    assert to_ticks(Decimal("30000.2500"), instrument()) == 3_000_025
+
+
+def test_a_price_between_ticks_is_refused_as_invalid_tick():
+    with pytest.raises(UnitError) as caught:
+        to_ticks(Decimal("30000.255"), instrument())
+    assert caught.value.reason is RejectReason.INVALID_TICK
+
+
+def test_a_quantity_between_lots_is_refused_as_invalid_lot():
+    assert to_lots(Decimal("1.5"), instrument()) == 1_500
+    with pytest.raises(UnitError) as caught:
+        to_lots(Decimal("0.0005"), instrument())
+    assert caught.value.reason is RejectReason.INVALID_LOT
+
+
+def test_values_larger_than_the_read_model_can_store_are_out_of_range():
+    with pytest.raises(UnitError) as caught:
+        to_ticks(Decimal(MAX_UNITS + 1) / 100, instrument())
+    assert caught.value.reason is RejectReason.PRICE_OUT_OF_BAND
+    with pytest.raises(UnitError) as caught:
+        to_lots(Decimal(MAX_UNITS + 1), instrument(lot="1"))
+    assert caught.value.reason is RejectReason.QUANTITY_OUT_OF_RANGE
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "0.000"])
+def test_non_positive_values_are_refused(value):
+    with pytest.raises(UnitError):
+        to_lots(Decimal(value), instrument())
+
+
+def test_values_format_at_the_unit_exponent_without_an_exponent():
+    assert format_price(3_000_025, instrument()) == "30000.25"
+    assert format_quantity(1, instrument()) == "0.001"
+    assert format_quantity(2_000, instrument(lot="1")) == "2000"
+    assert format_amount(5, 8) == "0.00000005"
+    assert format_amount(-150, 2) == "-1.50"
+
+
+def test_the_average_price_weighs_fills_by_quantity():
+    # 1 lot at 100.00 and 2 lots at 100.03 (lot 1, quote in cents): 30_006 cents / 3 units.
+    market = instrument(lot="1")
+    assert average_price(10_000 + 2 * 10_003, 3, market) == "100.02"
+
+
+def test_an_average_between_ticks_keeps_extra_digits_and_drops_trailing_zeros():
+    market = instrument(lot="1")
+    assert average_price(10_000 + 10_001, 2, market) == "100.005"
+    assert (
+        average_price(10_000 + 10_000 + 10_001, 3, market) == "100.0033333333"
+    )  # eight digits past the tick
+
+
+def test_an_order_without_fills_has_no_average_price():
+    assert average_price(0, 0, instrument()) is None
+
+
+def test_timestamps_are_iso_8601_utc_with_microseconds():
+    assert format_timestamp(1_700_000_000_123_456_789) == "2023-11-14T22:13:20.123456Z"
+    assert format_timestamp(0) == "1970-01-01T00:00:00.000000Z"
+
+
+def test_the_longest_values_the_api_admits_convert_without_a_decimal_error():
+    longest = Decimal("9" * 30 + "." + "9" * 30)
+    with pytest.raises(UnitError) as caught:
+        to_lots(longest, instrument())
+    assert caught.value.reason is RejectReason.INVALID_LOT
+    with pytest.raises(UnitError) as caught:
+        to_lots(Decimal("9" * 30), instrument())
+    assert caught.value.reason is RejectReason.QUANTITY_OUT_OF_RANGE
