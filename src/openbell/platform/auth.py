@@ -1,9 +1,12 @@
 """Who is calling: the verified principal, the port that verifies tokens, and scope checks."""
 
-from collections.abc import Awaitable, Callable
 from typing import NamedTuple, Protocol
 
 from fastapi import Request
+from fastapi.openapi.models import OAuth2 as OAuth2Model
+from fastapi.openapi.models import OAuthFlowClientCredentials
+from fastapi.openapi.models import OAuthFlows as OAuthFlowsModel
+from fastapi.security.base import SecurityBase
 
 from openbell.platform.problems import ProblemError
 
@@ -52,20 +55,46 @@ async def authenticate(request: Request) -> Principal:
         raise _unauthorized() from None
 
 
-def require_scope(scope: str) -> Callable[[Request], Awaitable[Principal]]:
-    """A route dependency: the caller must hold a valid token carrying `scope`."""
+TOKEN_URL = "oauth/token"  # the token endpoint, not a secret  # noqa: S105  # nosec B105
+"""Relative, so Swagger UI finds it under any root path. Identity serves it; a split
+deployment routes it there through the gateway."""
 
-    async def dependency(request: Request) -> Principal:
+_CLIENT_CREDENTIALS = OAuthFlowsModel(
+    clientCredentials=OAuthFlowClientCredentials(tokenUrl=TOKEN_URL, scopes={})
+)
+
+
+class ScopeRequirement(SecurityBase):
+    """A route dependency: the caller must hold a valid bearer token carrying `scope`.
+
+    Being a SecurityBase, it also puts OAuth 2.0 client credentials in the OpenAPI
+    document, so Swagger UI can fetch a token and try protected routes.
+    """
+
+    def __init__(self, scope: str) -> None:
+        self.scope = scope
+        self.model = OAuth2Model(
+            flows=_CLIENT_CREDENTIALS,
+            description="Bearer access token from the client credentials grant.",
+        )
+        self.scheme_name = "OAuth2"
+        self.__name__ = f"require_{scope}_scope"
+
+    async def __call__(self, request: Request) -> Principal:
         principal = await authenticate(request)
-        if scope not in principal.scopes:
+        if self.scope not in principal.scopes:
             raise ProblemError(
                 403,
                 "Forbidden",
                 reason="insufficient_scope",
-                detail=f"This operation needs the '{scope}' scope.",
-                headers={"WWW-Authenticate": f'Bearer error="insufficient_scope" scope="{scope}"'},
+                detail=f"This operation needs the '{self.scope}' scope.",
+                headers={
+                    "WWW-Authenticate": f'Bearer error="insufficient_scope" scope="{self.scope}"'
+                },
             )
         return principal
 
-    dependency.__name__ = f"require_{scope}_scope"
-    return dependency
+
+def require_scope(scope: str) -> ScopeRequirement:
+    """A route dependency: `Annotated[Principal, Depends(require_scope("trade"))]`."""
+    return ScopeRequirement(scope)

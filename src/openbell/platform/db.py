@@ -44,11 +44,16 @@ def asyncpg_dsn(url: str) -> str:
 
 
 def create_engine(url: str) -> AsyncEngine:
-    """An async SQLAlchemy engine with settings fit for each backend."""
+    """An async SQLAlchemy engine with settings fit for each backend.
+
+    Bound parameters never appear in errors or logs: they can be secret hashes.
+    """
     if is_sqlite(url):
         sqlite_path(url).parent.mkdir(parents=True, exist_ok=True)
-        return create_async_engine(url, connect_args={"timeout": 30})
-    return create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+        return create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
+    return create_async_engine(
+        url, pool_pre_ping=True, pool_size=10, max_overflow=10, hide_parameters=True
+    )
 
 
 async def prepare_database(url: str) -> None:

@@ -23,7 +23,7 @@ class Settings(BaseSettings):
     audience: str = "openbell"
     access_token_ttl_seconds: int = Field(default=600, ge=30, le=900)
     key_encryption_key: SecretStr | None = None
-    """Base64 of 32 bytes that encrypt signing keys at rest; generated into `data_dir` in development."""
+    """Base64 of 32 bytes that encrypt signing keys at rest; made in `data_dir` in development."""
 
     max_batch: int = Field(default=4096, ge=1)
     snapshot_every_commands: int = Field(default=100_000, ge=1)
@@ -31,6 +31,28 @@ class Settings(BaseSettings):
     snapshots_kept: int = Field(default=3, ge=1)
     shutdown_grace_seconds: float = Field(default=10.0, gt=0)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+
+    api_docs_enabled: bool = True
+    """Serve the OpenAPI document at /openapi.json and Swagger UI at /docs."""
+    hsts_max_age_seconds: int = Field(default=63_072_000, ge=0)
+    readiness_timeout_seconds: float = Field(default=2.0, gt=0)
+
+    argon2_time_cost: int = Field(default=2, ge=1, le=20)
+    argon2_memory_cost_kib: int = Field(default=19_456, ge=64, le=4_194_304)
+    argon2_parallelism: int = Field(default=1, ge=1, le=64)
+    """Argon2id parameters for client secrets (and later passwords): OWASP's recommendation.
+
+    RFC 9106's 64 MiB x 3 passes x 4 lanes costs ~5x more CPU per login and gains nothing
+    for 256-bit random client secrets; raise it for passwords if logins are rare.
+    """
+    secret_hash_concurrency: int = Field(default=4, ge=1, le=256)
+    """How many argon2 hashes may run at once: each holds `argon2_memory_cost_kib` of memory."""
+    token_leeway_seconds: int = Field(default=10, ge=0, le=60)
+    """Clock skew tolerated when checking a token's exp, nbf and iat."""
+    token_cache_size: int = Field(default=10_000, ge=0)
+    """Verified access tokens remembered so a repeated token skips signature checks; 0 disables."""
+    signing_key_overlap_seconds: int = Field(default=3_600, ge=900)
+    """How long a retired signing key stays in the JWKS, so tokens it signed still verify."""
 
     @property
     def resolved_database_url(self) -> str:
@@ -46,4 +68,15 @@ class Settings(BaseSettings):
                 raise ValueError("production needs a real OPENBELL_KEY_ENCRYPTION_KEY")
             if not self.database_url:
                 raise ValueError("production needs OPENBELL_DATABASE_URL")
+        return self
+
+    @model_validator(mode="after")
+    def _refuse_weak_hashing_in_production(self) -> "Settings":
+        # OWASP's floor for argon2id: 19 MiB of memory with two passes; tests run below it.
+        if self.environment == "production" and (
+            self.argon2_memory_cost_kib < 19_456 or self.argon2_time_cost < 2
+        ):
+            raise ValueError("production needs argon2 memory >= 19456 KiB and time cost >= 2")
+        if self.argon2_memory_cost_kib < 8 * self.argon2_parallelism:
+            raise ValueError("argon2 memory must be at least 8 KiB per lane of parallelism")
         return self

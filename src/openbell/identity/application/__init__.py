@@ -1,0 +1,1 @@
+"""Identity's use cases: register and authenticate clients, issue tokens, manage signing keys."""
