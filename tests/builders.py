@@ -72,7 +72,7 @@ class Market:
             self.run(Deposit(account_id, "ACME", shares, f"acme-{account_id}"))
         return account_id
 
-    def place(  # noqa: PLR0913
+    def place(
         self,
         account_id: int,
         side: str,

@@ -1,14 +1,16 @@
 """Invariants that hold after any sequence of commands, whatever hypothesis throws at them."""
 
-from builders import Market
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from openbell.contracts.commands import CancelOrder
+from openbell.contracts.enums import OrderStatus
 from openbell.contracts.results import DuplicateOrder, OrderView, Rejected
 from openbell.core.domain.exchange import Exchange
 from openbell.core.domain.state import export_state, restore_state, state_hash
 from openbell.core.domain.verification import verify
+
+from builders import Market
 
 TRADERS = 4
 
@@ -66,14 +68,17 @@ def check_invariants(market: Market, result: object) -> None:
     assert report.ok, report.problems
     assert all(total == 0 for total in report.totals.values())
     for order in market.exchange.open_orders.values():
-        assert 0 < order.remaining
+        assert order.remaining > 0
         assert order.filled + order.remaining == order.quantity
     if isinstance(result, OrderView):
         assert 0 <= result.filled_quantity <= result.quantity
     if isinstance(result, DuplicateOrder) and result.order is not None:
         assert result.order.order_id == result.order_id
     if isinstance(result, Rejected) and result.order is not None:
-        assert result.order.filled_quantity == 0
+        if result.order.status is OrderStatus.REJECTED:
+            assert result.order.filled_quantity == 0
+        else:  # a refused amendment reports the order unchanged
+            assert market.exchange.open_order(result.order.order_id) == result.order
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -1,13 +1,13 @@
 """Ledger rules: double entry, holds as pending transfers, settlement and fees, verification."""
 
-from builders import Market
-
 from openbell.contracts.commands import Deposit, OpenAccount
 from openbell.contracts.enums import RejectReason
 from openbell.contracts.events import FundsDeposited
 from openbell.contracts.results import BalanceView, Rejected
 from openbell.core.domain.ledger import CLEARING_ACCOUNT, FEE_ACCOUNT
 from openbell.core.domain.verification import verify
+
+from builders import Market
 
 
 def test_a_deposit_is_a_transfer_from_the_clearing_account():
@@ -33,18 +33,30 @@ def test_a_deposit_reference_reused_for_different_money_is_refused():
     market = Market()
     account = market.trader(usd=0, shares=0)
     market.run(Deposit(account, "USD", 500, "wire-3"))
-    assert market.run(Deposit(account, "USD", 900, "wire-3")).result == Rejected(RejectReason.DUPLICATE)
+    assert market.run(Deposit(account, "USD", 900, "wire-3")).result == Rejected(
+        RejectReason.DUPLICATE
+    )
 
 
 def test_deposits_need_a_known_account_a_known_asset_and_a_positive_amount():
     market = Market()
     account = market.trader(usd=0, shares=0)
     assert market.run(Deposit(404, "USD", 1, "a")).result == Rejected(RejectReason.UNKNOWN_ACCOUNT)
-    assert market.run(Deposit(FEE_ACCOUNT, "USD", 1, "b")).result == Rejected(RejectReason.UNKNOWN_ACCOUNT)
-    assert market.run(Deposit(account, "EUR", 1, "c")).result == Rejected(RejectReason.UNKNOWN_ASSET)
-    assert market.run(Deposit(account, "USD", 0, "d")).result == Rejected(RejectReason.INVALID_AMOUNT)
-    assert market.run(Deposit(account, "USD", -5, "e")).result == Rejected(RejectReason.INVALID_AMOUNT)
-    assert market.run(Deposit(account, "USD", 5, "")).result == Rejected(RejectReason.INVALID_REFERENCE)
+    assert market.run(Deposit(FEE_ACCOUNT, "USD", 1, "b")).result == Rejected(
+        RejectReason.UNKNOWN_ACCOUNT
+    )
+    assert market.run(Deposit(account, "EUR", 1, "c")).result == Rejected(
+        RejectReason.UNKNOWN_ASSET
+    )
+    assert market.run(Deposit(account, "USD", 0, "d")).result == Rejected(
+        RejectReason.INVALID_AMOUNT
+    )
+    assert market.run(Deposit(account, "USD", -5, "e")).result == Rejected(
+        RejectReason.INVALID_AMOUNT
+    )
+    assert market.run(Deposit(account, "USD", 5, "")).result == Rejected(
+        RejectReason.INVALID_REFERENCE
+    )
     assert market.balance(account, "USD") == (0, 0)
 
 

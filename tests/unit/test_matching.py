@@ -1,11 +1,11 @@
 """Matching rules: price-time priority, order types, time in force, amend, cancel, halts."""
 
-from builders import Market, trades
-
 from openbell.contracts.commands import Deposit, HaltMarket, ResumeMarket, SetReferencePrice
 from openbell.contracts.enums import CancelReason, OrderStatus, RejectReason
 from openbell.contracts.events import OrderAccepted, OrderAmended, OrderCancelled, OrderRejected
 from openbell.contracts.results import DuplicateOrder, OrderView, Rejected
+
+from builders import Market, trades
 
 
 def order_of(outcome) -> OrderView:
@@ -121,7 +121,9 @@ def test_a_market_buy_holds_what_the_band_edge_would_cost():
     assert order.filled_quantity == 100
     poor = market.trader(usd=1_102_199)
     market.place(seller, "sell", 100, 10_000)
-    assert rejection_of(market.place(poor, "buy", 100, tif="IOC")) is RejectReason.INSUFFICIENT_FUNDS
+    assert (
+        rejection_of(market.place(poor, "buy", 100, tif="IOC")) is RejectReason.INSUFFICIENT_FUNDS
+    )
 
 
 def test_a_market_order_must_not_be_good_till_cancelled():
@@ -309,7 +311,10 @@ def test_a_halted_symbol_refuses_new_orders_but_allows_cancels_and_reductions():
     resting = order_of(market.place(trader, "buy", 10, 10_000))
     market.run(HaltMarket("ACME", "news pending"))
     assert rejection_of(market.place(trader, "buy", 1, 10_000)) is RejectReason.MARKET_HALTED
-    assert rejection_of(market.amend(trader, resting.order_id, price=9_990)) is RejectReason.MARKET_HALTED
+    assert (
+        rejection_of(market.amend(trader, resting.order_id, price=9_990))
+        is RejectReason.MARKET_HALTED
+    )
     assert order_of(market.amend(trader, resting.order_id, quantity=5)).quantity == 5
     assert order_of(market.cancel(trader, resting.order_id)).status is OrderStatus.CANCELLED
     market.run(ResumeMarket("ACME"))
@@ -329,7 +334,9 @@ def test_orders_outside_the_price_band_or_quantity_limits_are_rejected():
     trader = market.trader()
     assert rejection_of(market.place(trader, "buy", 1, 11_001)) is RejectReason.PRICE_OUT_OF_BAND
     assert rejection_of(market.place(trader, "sell", 1, 8_999)) is RejectReason.PRICE_OUT_OF_BAND
-    assert rejection_of(market.place(trader, "buy", 0, 10_000)) is RejectReason.QUANTITY_OUT_OF_RANGE
+    assert (
+        rejection_of(market.place(trader, "buy", 0, 10_000)) is RejectReason.QUANTITY_OUT_OF_RANGE
+    )
     too_many = market.place(trader, "buy", 100_001, 10_000)
     assert rejection_of(too_many) is RejectReason.QUANTITY_OUT_OF_RANGE
     assert order_of(market.place(trader, "buy", 1, 9_000)).status is OrderStatus.NEW
@@ -339,7 +346,10 @@ def test_orders_outside_the_price_band_or_quantity_limits_are_rejected():
 def test_unknown_symbols_and_accounts_are_rejected():
     market = Market()
     trader = market.trader()
-    assert rejection_of(market.place(trader, "buy", 1, 10_000, symbol="NOPE")) is RejectReason.UNKNOWN_SYMBOL
+    assert (
+        rejection_of(market.place(trader, "buy", 1, 10_000, symbol="NOPE"))
+        is RejectReason.UNKNOWN_SYMBOL
+    )
     assert rejection_of(market.place(999, "buy", 1, 10_000)) is RejectReason.UNKNOWN_ACCOUNT
 
 

@@ -11,3 +11,11 @@ class NotFoundError(OpenbellError):
 
 class ConflictError(OpenbellError):
     """The request conflicts with the current state."""
+
+
+class UnavailableError(OpenbellError):
+    """A dependency cannot serve the request now; the same request may be retried later."""
+
+
+class OverloadedError(UnavailableError):
+    """Too much work is queued; back off before retrying."""

@@ -49,7 +49,8 @@ def to_units(value: Decimal, unit: Decimal) -> int:
 def from_units(units: int, unit: Decimal) -> Decimal:
     """Return the decimal value of `units` times `unit`, normalised to the unit's exponent."""
     exponent = unit.as_tuple().exponent
-    assert isinstance(exponent, int)
+    if not isinstance(exponent, int):
+        raise TypeError("the unit must be a finite decimal")
     with localcontext(EXACT):
         return (units * unit).quantize(Decimal(1).scaleb(min(exponent, 0)))
 

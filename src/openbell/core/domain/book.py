@@ -1,13 +1,12 @@
 """Orders and the order book: price levels in heaps, each level a FIFO queue.
 
-Best-price access is O(1), adding a new price level O(log levels), adding to an
-existing level and cancelling O(1). Cancelled orders are marked dead (remaining
-quantity zero) and skipped when they reach the front of their queue, so a cancel
-never scans a queue; a queue that fills up with dead orders is compacted.
+Best-price access is O(1) and adding a new price level O(log levels). Each level
+is a doubly linked list threaded through its orders, so joining the back of a
+queue, leaving it from anywhere (cancel, amend) and taking the front (a fill)
+are all O(1), and an order keeps its identity however often it is amended.
 """
 
 import heapq
-from collections import deque
 from collections.abc import Iterator
 
 from openbell.contracts.enums import (
@@ -18,8 +17,6 @@ from openbell.contracts.enums import (
     TimeInForce,
 )
 from openbell.core.domain.ledger import Balance
-
-COMPACT_AFTER_DEAD = 32
 
 
 class Order:
@@ -34,9 +31,11 @@ class Order:
         "filled_amount",
         "held",
         "hold_balance",
+        "next_order",
         "order_id",
         "order_type",
         "post_only",
+        "previous_order",
         "price",
         "quantity",
         "reason",
@@ -64,6 +63,7 @@ class Order:
         post_only: bool,
         self_trade_prevention: SelfTradePrevention,
         timestamp: int,
+        balances: tuple[Balance, Balance],
     ) -> None:
         self.order_id = order_id
         self.account_id = account_id
@@ -75,7 +75,7 @@ class Order:
         """The limit price; for a market order, the band edge it may not trade beyond."""
         self.quantity = quantity
         self.remaining = quantity
-        """Live quantity still resting or to match; zero once the order is dead."""
+        """Quantity still resting or still to match; zero once the order is done."""
         self.filled = 0
         self.filled_amount = 0
         self.fees_paid = 0
@@ -88,29 +88,39 @@ class Order:
         self.reason: str | None = None
         self.held = 0
         """What this order still holds, in the hold asset's minor units."""
-        self.hold_balance: Balance | None = None
-        """The balance its hold sits in: quote for a buy, base for a sell."""
-        self.receive_balance: Balance | None = None
-        """The balance its fills credit: base for a buy, quote for a sell."""
-
-    def clone(self) -> "Order":
-        """A copy to requeue at the back after the original is taken out of its queue."""
-        twin = Order.__new__(Order)
-        for name in Order.__slots__:
-            setattr(twin, name, getattr(self, name))
-        return twin
+        self.hold_balance, self.receive_balance = balances
+        """The balances its hold sits in (quote for a buy, base for a sell) and its fills
+        credit (base for a buy, quote for a sell)."""
+        self.previous_order: Order | None = None
+        self.next_order: Order | None = None
 
 
 class Level:
-    """The orders resting at one price, oldest first, and their live quantity."""
+    """The orders resting at one price, oldest first, and their total remaining quantity."""
 
-    __slots__ = ("dead", "orders", "price", "quantity")
+    __slots__ = ("head", "price", "quantity", "tail")
 
     def __init__(self, price: int) -> None:
         self.price = price
-        self.orders: deque[Order] = deque()
+        self.head: Order | None = None
+        self.tail: Order | None = None
         self.quantity = 0
-        self.dead = 0
+
+    def orders(self) -> Iterator[Order]:
+        order = self.head
+        while order is not None:
+            yield order
+            order = order.next_order
+
+    def pop_head(self, head: Order) -> None:
+        """Unlink `head`, which must be the first order of this level."""
+        following = head.next_order
+        self.head = following
+        if following is None:
+            self.tail = None
+        else:
+            following.previous_order = None
+        head.next_order = None
 
 
 class BookSide:
@@ -133,26 +143,32 @@ class BookSide:
             if key not in self.in_heap:
                 self.in_heap.add(key)
                 heapq.heappush(self.heap, key)
-        level.orders.append(order)
+        tail = level.tail
+        order.previous_order = tail
+        order.next_order = None
+        if tail is None:
+            level.head = order
+        else:
+            tail.next_order = order
+        level.tail = order
         level.quantity += order.remaining
 
-    def remove(self, order: Order) -> int:
-        """Take a resting order out and return what it had left.
-
-        The order stays in its queue, dead (remaining zero), until it reaches the front.
-        """
-        remaining = order.remaining
+    def remove(self, order: Order) -> None:
+        """Take a resting order out of its queue; its fields are left as they are."""
         level = self.levels[order.price]
-        level.quantity -= remaining
-        order.remaining = 0
-        if level.quantity == 0:
+        previous, following = order.previous_order, order.next_order
+        if previous is None:
+            level.head = following
+        else:
+            previous.next_order = following
+        if following is None:
+            level.tail = previous
+        else:
+            following.previous_order = previous
+        order.previous_order = order.next_order = None
+        level.quantity -= order.remaining
+        if level.head is None:
             del self.levels[order.price]
-            return remaining
-        level.dead += 1
-        if level.dead > COMPACT_AFTER_DEAD and level.dead * 2 > len(level.orders):
-            level.orders = deque(o for o in level.orders if o.remaining)
-            level.dead = 0
-        return remaining
 
     def best(self) -> Level | None:
         """The best live level, dropping stale heap entries on the way."""
@@ -197,9 +213,7 @@ class BookSide:
     def resting(self) -> Iterator[Order]:
         """Every live order, levels best first and each level oldest first."""
         for level in self.iter_levels():
-            for order in level.orders:
-                if order.remaining:
-                    yield order
+            yield from level.orders()
 
 
 class Book:

@@ -56,7 +56,7 @@ from openbell.contracts.results import (
 from openbell.core.domain.book import Order
 from openbell.core.domain.instruments import MAX_SCALE, Instrument, InstrumentError
 from openbell.core.domain.ledger import CLEARING_ACCOUNT, FEE_ACCOUNT, Ledger
-from openbell.core.domain.market import Counter, Market, amend
+from openbell.core.domain.market import Counter, Market
 
 _new: Any = tuple.__new__
 BUY = Side.BUY
@@ -106,7 +106,8 @@ class Exchange:
         self.sequence = sequence
         events: list[Event] = []
         result = self._handlers[type(command)](command, timestamp, events)
-        return _new(Outcome, (sequence, timestamp, command, result, events))
+        outcome: Outcome = _new(Outcome, (sequence, timestamp, command, result, events))
+        return outcome
 
     # --- orders -----------------------------------------------------------------
 
@@ -121,22 +122,26 @@ class Exchange:
         counter.next_order_id = order_id + 1
         market = self.markets.get(command.symbol)
         reason = self._check_order(command, market)
-        if reason is not None:
-            return _reject(command, order_id, reason, timestamp, events)
-        assert market is not None
+        if reason is not None or market is None:
+            return _reject(
+                command, order_id, reason or RejectReason.UNKNOWN_SYMBOL, timestamp, events
+            )
         instrument = market.instrument
         is_buy = command.side is BUY
         price = command.price
         if price is None:
             price = instrument.band_high if is_buy else instrument.band_low
         quantity = command.quantity
-        ledger = self.ledger
+        balances = self.ledger.balances(command.account_id)
+        quote, base = instrument.quote_asset, instrument.base_asset
+        quote_balance = balances.get(quote) or self.ledger.balance(command.account_id, quote)
+        base_balance = balances.get(base) or self.ledger.balance(command.account_id, base)
         if is_buy:
             cost = instrument.buy_cost(price, quantity)
-            hold = ledger.balance(command.account_id, instrument.quote_asset)
+            hold, receive = quote_balance, base_balance
         else:
             cost = quantity * instrument.base_per_lot
-            hold = ledger.balance(command.account_id, instrument.base_asset)
+            hold, receive = base_balance, quote_balance
         order = Order(
             order_id,
             command.account_id,
@@ -150,6 +155,7 @@ class Exchange:
             command.post_only,
             command.self_trade_prevention,
             timestamp,
+            (hold, receive),
         )
         reason = _pre_trade_check(market, order, hold.available, cost)
         if reason is not None:
@@ -157,10 +163,6 @@ class Exchange:
         hold.available -= cost
         hold.held += cost
         order.held = cost
-        order.hold_balance = hold
-        order.receive_balance = ledger.balance(
-            command.account_id, instrument.base_asset if is_buy else instrument.quote_asset
-        )
         self.client_order_ids[key] = order_id
         events.append(_new(OrderAccepted, (order_id, *command)))
         market.execute(order, events, timestamp, self.sequence)
@@ -180,7 +182,9 @@ class Exchange:
                 return RejectReason.INVALID_ORDER
         elif command.price is not None or command.time_in_force is GTC:
             return RejectReason.INVALID_ORDER
-        if command.post_only and (command.time_in_force is not GTC or command.order_type is not LIMIT):
+        if command.post_only and (
+            command.time_in_force is not GTC or command.order_type is not LIMIT
+        ):
             return RejectReason.INVALID_ORDER
         if not instrument.min_quantity <= command.quantity <= instrument.max_quantity:
             return RejectReason.QUANTITY_OUT_OF_RANGE
@@ -200,13 +204,14 @@ class Exchange:
         order = self.open_orders.get(command.order_id)
         if order is None or order.account_id != command.account_id:
             return Rejected(RejectReason.UNKNOWN_ORDER)
-        market = self.markets[order.symbol]
-        halted = self.halted or market.instrument.status is InstrumentStatus.HALTED
-        context = (events, timestamp, self.sequence)
-        amended = amend(market, order, command.quantity, command.price, halted, context)
-        if isinstance(amended, RejectReason):
-            return Rejected(amended, order_view(order))
-        return order_view(amended)
+        if self.halted and (command.price is not None or (command.quantity or 0) > order.quantity):
+            return Rejected(RejectReason.MARKET_HALTED, order_view(order))
+        reason = self.markets[order.symbol].amend(
+            order, command.quantity, command.price, events, timestamp, self.sequence
+        )
+        if reason is not None:
+            return Rejected(reason, order_view(order))
+        return order_view(order)
 
     # --- money ------------------------------------------------------------------
 
@@ -347,6 +352,10 @@ class Exchange:
         book = market.book
         return BookView(symbol, book.sequence, book.bids.depth(depth), book.asks.depth(depth))
 
+    def asset_scales(self) -> dict[str, int]:
+        """Each asset's number of decimal places, for formatting amounts at the edge."""
+        return dict(self.assets)
+
     def open_order(self, order_id: int) -> OrderView | None:
         order = self.open_orders.get(order_id)
         return None if order is None else order_view(order)
@@ -408,7 +417,7 @@ def _reject(
 
 def order_view(order: Order) -> OrderView:
     """The order as callers see it; a market order shows no price."""
-    return _new(
+    view: OrderView = _new(
         OrderView,
         (
             order.order_id,
@@ -431,3 +440,4 @@ def order_view(order: Order) -> OrderView:
             order.reason,
         ),
     )
+    return view

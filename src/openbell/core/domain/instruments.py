@@ -110,6 +110,9 @@ def _multipliers(
         raise InstrumentError("tick and lot sizes must be positive")
     quote_units = tick * lot * Decimal(10) ** quote_scale
     base_units = lot * Decimal(10) ** base_scale
-    if quote_units != quote_units.to_integral_value() or base_units != base_units.to_integral_value():
+    if (
+        quote_units != quote_units.to_integral_value()
+        or base_units != base_units.to_integral_value()
+    ):
         raise InstrumentError("tick x lot and lot must be whole numbers of minor units")
     return int(quote_units), int(base_units)

@@ -13,6 +13,7 @@ from typing import Any
 
 from openbell.contracts.enums import (
     CancelReason,
+    InstrumentStatus,
     OrderStatus,
     RejectReason,
     SelfTradePrevention,
@@ -31,6 +32,8 @@ PARTIALLY_FILLED = OrderStatus.PARTIALLY_FILLED
 CANCELLED = OrderStatus.CANCELLED
 CANCEL_TAKER = SelfTradePrevention.CANCEL_TAKER
 CANCEL_BOTH = SelfTradePrevention.CANCEL_BOTH
+GTC = TimeInForce.GTC
+HALTED = InstrumentStatus.HALTED
 
 
 class Counter:
@@ -76,9 +79,7 @@ class Market:
         for level in self.book.opposite_of(order.side).iter_levels():
             if (level.price > limit) if is_buy else (level.price < limit):
                 return False
-            for maker in level.orders:
-                if not maker.remaining:
-                    continue
+            for maker in level.orders():
                 if maker.account_id == account_id:
                     if stops_at_self:
                         return False
@@ -90,12 +91,18 @@ class Market:
 
     def execute(self, taker: Order, events: list[Event], timestamp: int, sequence: int) -> None:
         """Match a held, accepted order; rest what is left if it may rest, else cancel it."""
-        stopped = self.match(taker, events, timestamp)
         book = self.book
+        is_buy = taker.side is BUY
+        best = (book.asks if is_buy else book.bids).best()
+        stopped = False
+        if best is not None and (
+            best.price <= taker.price if is_buy else best.price >= taker.price
+        ):
+            stopped = self.match(taker, events, timestamp)
         if taker.remaining:
-            if taker.time_in_force is TimeInForce.GTC and not stopped:
+            if taker.time_in_force is GTC and not stopped:
                 self.open_orders[taker.order_id] = taker
-                book.side_of(taker.side).add(taker)
+                (book.bids if is_buy else book.asks).add(taker)
             else:
                 reason = CancelReason.SELF_TRADE if stopped else CancelReason.UNFILLED_IOC
                 self.finish(taker, taker.remaining, reason, events, timestamp)
@@ -103,9 +110,9 @@ class Market:
 
     def cancel(self, order: Order, events: list[Event], timestamp: int, sequence: int) -> None:
         """Take a resting order off the book and void its hold."""
-        remaining = self.book.side_of(order.side).remove(order)
+        self.book.side_of(order.side).remove(order)
         del self.open_orders[order.order_id]
-        self.finish(order, remaining, CancelReason.REQUESTED, events, timestamp)
+        self.finish(order, order.remaining, CancelReason.REQUESTED, events, timestamp)
         self.book.sequence = sequence
 
     def finish(
@@ -129,6 +136,101 @@ class Market:
             )
         )
 
+    def amend(  # noqa: PLR0911
+        self,
+        order: Order,
+        quantity: int | None,
+        price: int | None,
+        events: list[Event],
+        timestamp: int,
+        sequence: int,
+    ) -> RejectReason | None:
+        """Change a resting order's total quantity and/or price, or say why not.
+
+        A lower quantity at the same price keeps the order's place in its queue; a
+        higher quantity or a new price requeues it at the back, and a new price that
+        crosses matches at once, as a fresh order would.
+        """
+        instrument = self.instrument
+        old_quantity, old_price = order.quantity, order.price
+        new_quantity = old_quantity if quantity is None else quantity
+        new_price = old_price if price is None else price
+        reprice = new_price != old_price
+        if (new_quantity == old_quantity and not reprice) or new_quantity <= order.filled:
+            return RejectReason.INVALID_AMENDMENT
+        if instrument.status is HALTED and (reprice or new_quantity > old_quantity):
+            return RejectReason.MARKET_HALTED
+        if new_quantity > instrument.max_quantity:
+            return RejectReason.QUANTITY_OUT_OF_RANGE
+        if reprice and not instrument.band_low <= new_price <= instrument.band_high:
+            return RejectReason.PRICE_OUT_OF_BAND
+        remaining = new_quantity - order.filled
+        is_buy = order.side is BUY
+        if is_buy:
+            notional = new_price * remaining * instrument.quote_per_tick_lot
+            cost = notional + notional * instrument.hold_fee_bps // BPS
+        else:
+            cost = remaining * instrument.base_per_lot
+        balance = order.hold_balance
+        extra = cost - order.held
+        if extra > balance.available:
+            return RejectReason.INSUFFICIENT_FUNDS
+        if reprice and order.post_only and self.crosses(order.side, new_price):
+            return RejectReason.POST_ONLY_WOULD_CROSS
+        book = self.book
+        side = book.bids if is_buy else book.asks
+        if not reprice and new_quantity < old_quantity:
+            side.levels[old_price].quantity -= order.remaining - remaining
+            order.remaining, order.quantity, order.updated_at = remaining, new_quantity, timestamp
+            release(order, cost)
+            events.append(
+                _new(
+                    OrderAmended,
+                    (
+                        order.order_id,
+                        order.account_id,
+                        order.symbol,
+                        order.side,
+                        old_price,
+                        new_quantity,
+                        True,
+                    ),
+                )
+            )
+            book.sequence = sequence
+            return None
+        side.remove(order)
+        order.remaining, order.quantity, order.price, order.updated_at = (
+            remaining,
+            new_quantity,
+            new_price,
+            timestamp,
+        )
+        balance.available -= extra
+        balance.held += extra
+        order.held = cost
+        events.append(
+            _new(
+                OrderAmended,
+                (
+                    order.order_id,
+                    order.account_id,
+                    order.symbol,
+                    order.side,
+                    new_price,
+                    new_quantity,
+                    False,
+                ),
+            )
+        )
+        if reprice and self.crosses(order.side, new_price):
+            del self.open_orders[order.order_id]
+            self.execute(order, events, timestamp, sequence)
+        else:
+            side.add(order)
+            book.sequence = sequence
+        return None
+
     def match(self, taker: Order, events: list[Event], timestamp: int) -> bool:  # noqa: C901, PLR0912, PLR0915
         """Trade `taker` against the opposite side, best price first, oldest first.
 
@@ -145,8 +247,6 @@ class Market:
         fee_balance, counter, open_orders = self.fee_balance, self.counter, self.open_orders
         symbol, taker_side, taker_id = instrument.symbol, taker.side, taker.order_id
         taker_hold, taker_receive = taker.hold_balance, taker.receive_balance
-        assert taker_hold is not None
-        assert taker_receive is not None
         heap, levels, sign = opposite.heap, opposite.levels, opposite.sign
         stopped = False
         while remaining and heap:
@@ -157,20 +257,15 @@ class Market:
             price = level.price
             if (price > limit) if is_buy else (price < limit):
                 break
-            queue = level.orders
             while remaining and level.quantity:
-                maker = queue[0]
+                maker: Order = level.head  # type: ignore[assignment]  # non-empty level
                 maker_remaining = maker.remaining
-                if not maker_remaining:
-                    queue.popleft()
-                    level.dead -= 1
-                    continue
                 if maker.account_id == taker_account:
                     mode = taker.self_trade_prevention
                     if mode is CANCEL_TAKER:
                         stopped = True
                         break
-                    queue.popleft()
+                    level.pop_head(maker)
                     level.quantity -= maker_remaining
                     del open_orders[maker.order_id]
                     self.finish(maker, maker_remaining, CancelReason.SELF_TRADE, events, timestamp)
@@ -178,15 +273,13 @@ class Market:
                         stopped = True
                         break
                     continue
-                fill = remaining if remaining < maker_remaining else maker_remaining
+                fill = min(maker_remaining, remaining)
                 notional = price * fill * quote_per_tick_lot
                 base_amount = fill * base_per_lot
                 maker_fee = notional * maker_bps // BPS
                 taker_fee = notional * taker_bps // BPS
                 maker_hold = maker.hold_balance
                 maker_receive = maker.receive_balance
-                assert maker_hold is not None
-                assert maker_receive is not None
                 if is_buy:
                     spent = notional + taker_fee
                     taker.held -= spent
@@ -229,7 +322,7 @@ class Market:
                     maker.status = PARTIALLY_FILLED
                 else:
                     maker.status = FILLED
-                    queue.popleft()
+                    level.pop_head(maker)
                     del open_orders[maker.order_id]
                 trade_id = counter.next_trade_id
                 counter.next_trade_id = trade_id + 1
@@ -270,77 +363,6 @@ def release(order: Order, keep: int) -> None:
     excess = order.held - keep
     if excess:
         balance = order.hold_balance
-        assert balance is not None
         balance.held -= excess
         balance.available += excess
         order.held = keep
-
-
-def amend(  # noqa: PLR0911
-    market: Market,
-    order: Order,
-    quantity: int | None,
-    price: int | None,
-    halted: bool,
-    context: tuple[list[Event], int, int],
-) -> Order | RejectReason:
-    """Change a resting order's total quantity and/or price, or say why not.
-
-    A lower quantity at the same price keeps the order's place in its queue; a
-    higher quantity or a new price requeues it at the back, and a new price that
-    crosses matches at once, as a fresh order would.
-    """
-    events, timestamp, sequence = context
-    instrument = market.instrument
-    new_quantity = order.quantity if quantity is None else quantity
-    new_price = order.price if price is None else price
-    reprice = new_price != order.price
-    if (new_quantity == order.quantity and not reprice) or new_quantity <= order.filled:
-        return RejectReason.INVALID_AMENDMENT
-    if halted and (reprice or new_quantity > order.quantity):
-        return RejectReason.MARKET_HALTED
-    if new_quantity > instrument.max_quantity:
-        return RejectReason.QUANTITY_OUT_OF_RANGE
-    if reprice and not instrument.band_low <= new_price <= instrument.band_high:
-        return RejectReason.PRICE_OUT_OF_BAND
-    remaining = new_quantity - order.filled
-    is_buy = order.side is BUY
-    cost = instrument.buy_cost(new_price, remaining) if is_buy else remaining * instrument.base_per_lot
-    balance = order.hold_balance
-    assert balance is not None
-    if cost - order.held > balance.available:
-        return RejectReason.INSUFFICIENT_FUNDS
-    if reprice and order.post_only and market.crosses(order.side, new_price):
-        return RejectReason.POST_ONLY_WOULD_CROSS
-    side = market.book.side_of(order.side)
-    if not reprice and new_quantity < order.quantity:
-        side.levels[order.price].quantity -= order.remaining - remaining
-        order.remaining, order.quantity, order.updated_at = remaining, new_quantity, timestamp
-        release(order, cost)
-        _amended(order, events, priority_kept=True)
-        market.book.sequence = sequence
-        return order
-    side.remove(order)
-    del market.open_orders[order.order_id]
-    twin = order.clone()
-    twin.remaining, twin.quantity, twin.price, twin.updated_at = remaining, new_quantity, new_price, timestamp
-    balance.available -= cost - twin.held
-    balance.held += cost - twin.held
-    twin.held = cost
-    _amended(twin, events, priority_kept=False)
-    market.execute(twin, events, timestamp, sequence)
-    return twin
-
-
-def _amended(order: Order, events: list[Event], *, priority_kept: bool) -> None:
-    events.append(
-        OrderAmended(
-            order.order_id,
-            order.account_id,
-            order.symbol,
-            order.side,
-            order.price,
-            order.quantity,
-            priority_kept,
-        )
-    )

@@ -38,7 +38,9 @@ def export_state(exchange: Exchange) -> State:
         "halted": exchange.halted,
         "halt_reason": exchange.halt_reason,
         "assets": [[asset, scale] for asset, scale in exchange.assets.items()],
-        "instruments": [_export_instrument(m.instrument, m.book.sequence) for m in exchange.markets.values()],
+        "instruments": [
+            _export_instrument(m.instrument, m.book.sequence) for m in exchange.markets.values()
+        ],
         "accounts": [
             [account_id, [[a, balances[a].available, balances[a].held] for a in sorted(balances)]]
             for account_id, balances in sorted(exchange.ledger.accounts())
@@ -76,7 +78,7 @@ def restore_state(state: State) -> Exchange:
     exchange.counter.next_trade_id = state["next_trade_id"]
     exchange.ledger.next_account_id = state["next_account_id"]
     exchange.halted, exchange.halt_reason = state["halted"], state["halt_reason"]
-    exchange.assets = {asset: scale for asset, scale in state["assets"]}
+    exchange.assets = dict(state["assets"])
     for account_id, balances in state["accounts"]:
         exchange.ledger.restore_account(
             account_id, {asset: Balance(available, held) for asset, available, held in balances}
@@ -155,6 +157,11 @@ def _restore_order(exchange: Exchange, row: list[Any]) -> None:
     order_id, account_id, client_order_id, symbol, side, order_type, price, quantity = row[:8]
     remaining, filled, filled_amount, fees_paid, time_in_force, post_only, stp = row[8:15]
     created_at, updated_at, status, held = row[15:]
+    market = exchange.markets[symbol]
+    instrument = market.instrument
+    quote = exchange.ledger.balance(account_id, instrument.quote_asset)
+    base = exchange.ledger.balance(account_id, instrument.base_asset)
+    is_buy = side == Side.BUY.value
     order = Order(
         order_id,
         account_id,
@@ -168,19 +175,10 @@ def _restore_order(exchange: Exchange, row: list[Any]) -> None:
         post_only,
         SelfTradePrevention(stp),
         created_at,
+        (quote, base) if is_buy else (base, quote),
     )
     order.remaining, order.filled = remaining, filled
     order.filled_amount, order.fees_paid = filled_amount, fees_paid
     order.updated_at, order.status, order.held = updated_at, OrderStatus(status), held
-    market = exchange.markets[symbol]
-    instrument = market.instrument
-    is_buy = order.side is Side.BUY
-    ledger = exchange.ledger
-    order.hold_balance = ledger.balance(
-        account_id, instrument.quote_asset if is_buy else instrument.base_asset
-    )
-    order.receive_balance = ledger.balance(
-        account_id, instrument.base_asset if is_buy else instrument.quote_asset
-    )
     market.book.side_of(order.side).add(order)
     exchange.open_orders[order_id] = order

@@ -79,13 +79,19 @@ def _check_books(exchange: Exchange, problems: list[str]) -> None:
     for symbol, market in exchange.markets.items():
         for side in (market.book.bids, market.book.asks):
             for level in side.levels.values():
-                live = [order for order in level.orders if order.remaining]
+                live = list(level.orders())
                 resting += len(live)
+                if any(order.remaining <= 0 for order in live):
+                    problems.append(
+                        f"{symbol} level {level.price}: an order rests with nothing left"
+                    )
                 if sum(order.remaining for order in live) != level.quantity:
                     problems.append(f"{symbol} level {level.price}: quantity out of step")
-                for order in live:
-                    if exchange.open_orders.get(order.order_id) is not order:
-                        problems.append(f"order {order.order_id} rests but is not open")
+                problems.extend(
+                    f"order {order.order_id} rests but is not open"
+                    for order in live
+                    if exchange.open_orders.get(order.order_id) is not order
+                )
         best_bid, best_ask = market.book.bids.best(), market.book.asks.best()
         if best_bid and best_ask and best_bid.price >= best_ask.price:
             problems.append(f"{symbol}: book crossed ({best_bid.price} >= {best_ask.price})")
