@@ -15,7 +15,6 @@ from typing import Any
 import httpx
 import pytest
 
-from builders import listing
 from openbell.contracts.commands import Command, DefineAsset, Deposit, OpenAccount
 from openbell.contracts.results import AccountView, Outcome
 from openbell.core.adapters.memory import InMemoryJournal
@@ -30,6 +29,8 @@ from openbell.platform.web import create_app
 from openbell.shared.time import SystemClock
 from openbell.trading.bootstrap import Trading, build_trading, open_read_model
 from openbell.trading.entrypoints.http import create_router
+
+from builders import listing
 
 ETH = "ETH-USD"
 USD_DEPOSIT = 100_000_000  # $1,000,000.00 in cents

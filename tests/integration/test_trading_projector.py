@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from builders import Market
 from openbell.contracts.commands import AmendOrder, Deposit
 from openbell.contracts.results import OrderView, Outcome, Rejected
 from openbell.core.domain.exchange import Exchange
@@ -18,6 +17,8 @@ from openbell.trading.adapters.sql import SqlReadModel
 from openbell.trading.adapters.tables import orders, projection, trades
 from openbell.trading.application.ports import FillQuery, OrderQuery
 from openbell.trading.application.projector import Projector
+
+from builders import Market
 
 
 def replayed(market: Market) -> list[Outcome]:

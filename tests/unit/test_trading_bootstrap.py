@@ -1,6 +1,5 @@
 """Wiring trading to a core: the read model subscribes first, then serves reads and writes."""
 
-from builders import listing
 from openbell.contracts.commands import (
     DefineAsset,
     Deposit,
@@ -16,6 +15,8 @@ from openbell.platform.bus import InProcessBus
 from openbell.shared.time import FixedClock
 from openbell.trading.application.ports import OrderQuery
 from openbell.trading.bootstrap import build_trading, open_read_model
+
+from builders import listing
 
 
 async def start_core(bus: InProcessBus[Outcome]) -> Sequencer:

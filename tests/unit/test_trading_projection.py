@@ -3,7 +3,6 @@
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from builders import MAKER_FEE_BPS, TAKER_FEE_BPS, Market
 from openbell.contracts.commands import AmendOrder, CancelOrder
 from openbell.contracts.enums import Liquidity, OrderStatus, Side
 from openbell.contracts.results import OrderView, Outcome, Rejected
@@ -14,6 +13,8 @@ from openbell.trading.domain.orders import (
     project,
     referenced_order_ids,
 )
+
+from builders import MAKER_FEE_BPS, TAKER_FEE_BPS, Market
 
 
 class Projection:
