@@ -15,10 +15,12 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from openbell import core as _core
+from openbell.contracts.commands import OpenAccount
+from openbell.contracts.results import AccountView
 from openbell.core.bootstrap import Core, CoreOptions, start_core
 from openbell.identity.adapters import tables as _identity_tables  # noqa: F401  # registers tables
 from openbell.identity.bootstrap import Identity, build_identity
-from openbell.identity.entrypoints.http import create_router as identity_router
+from openbell.identity.entrypoints.routes import create_routers as identity_routers
 from openbell.migrations import upgrade_database
 from openbell.platform.bus import InProcessBus
 from openbell.platform.db import create_engine
@@ -36,9 +38,25 @@ del _core  # imported for the side effect of registering the core's tables via b
 DESCRIPTION = (
     "Order entry over an LMAX-style core: one writer over the order books and a "
     "double-entry ledger, journaled with group commit. Get a token at POST /oauth/token "
-    "(client credentials), then call /v1 with `Authorization: Bearer <token>`. Prices, "
+    "(client credentials for programs; authorization code + PKCE at /oauth/authorize for "
+    "people), then call /v1 with `Authorization: Bearer <token>`. Prices, "
     "quantities and amounts are decimal strings; errors are RFC 9457 problem+json."
 )
+
+
+class CoreAccounts:
+    """Identity's AccountOpener port, answered by the core: a verified trader's account."""
+
+    def __init__(self) -> None:
+        self.core: Core | None = None
+
+    async def __call__(self) -> int:
+        if self.core is None:
+            raise RuntimeError("the core is not running")
+        outcome = await self.core.sequencer.execute(OpenAccount())
+        if not isinstance(outcome.result, AccountView):
+            raise TypeError("the core did not open an account")
+        return outcome.result.account_id
 
 
 @dataclass
@@ -83,7 +101,8 @@ async def start_platform(settings: Settings, *, clock: Clock | None = None) -> P
     async with AsyncExitStack() as stack:
         engine = create_engine(url)
         stack.push_async_callback(engine.dispose)
-        identity = build_identity(settings, engine, clock=clock)
+        accounts = CoreAccounts()
+        identity = build_identity(settings, engine, clock=clock, accounts=accounts)
         stack.push_async_callback(identity.close)
         await identity.start()
         bus: InProcessBus[Outcome] = InProcessBus()
@@ -97,6 +116,7 @@ async def start_platform(settings: Settings, *, clock: Clock | None = None) -> P
             replay_after=checkpoint,
             options=core_options(settings),
         )
+        accounts.core = core
         trading = build_trading(core.sequencer, core.exchange, read_model)
         # Unwound in reverse: the core stops (drains, snapshots), then trading projects
         # what it committed and stops, then identity and the engine close.
@@ -106,7 +126,7 @@ async def start_platform(settings: Settings, *, clock: Clock | None = None) -> P
         platform = Platform(settings, FastAPI(), core, identity, trading, engine, stack.pop_all())
     platform.app = create_app(
         settings,
-        routers=[identity_router(identity), trading_router(trading)],
+        routers=[*identity_routers(identity), trading_router(trading)],
         readiness=platform.ready,
         token_verifier=identity.verifier,
         description=DESCRIPTION,

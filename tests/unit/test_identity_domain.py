@@ -62,10 +62,16 @@ def test_a_client_needs_known_scopes():
         client(scopes=frozenset())
 
 
-@pytest.mark.parametrize("scope", ["trade", "withdraw"])
-def test_trading_scopes_need_an_account(scope):
+def test_trading_scopes_need_an_account():
     with pytest.raises(InvalidClientDefinitionError, match="account"):
-        client(scopes=frozenset({scope}), account_id=None)
+        client(scopes=frozenset({"trade"}), account_id=None)
+
+
+@pytest.mark.parametrize("account_id", [None, 7])
+def test_no_client_credentials_client_may_hold_withdraw(account_id):
+    # Moving money out needs a person's fresh second factor, which a program cannot give.
+    with pytest.raises(InvalidClientDefinitionError, match="withdraw"):
+        client(scopes=frozenset({"read", "withdraw"}), account_id=account_id)
 
 
 def test_a_read_or_ops_client_may_act_for_no_account():

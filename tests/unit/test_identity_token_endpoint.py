@@ -238,8 +238,6 @@ async def test_a_revoked_client_gets_no_new_token(http, identity, trader):
     [
         "password",
         "implicit",
-        "authorization_code",
-        "refresh_token",
         "urn:ietf:params:oauth:grant-type:device_code",
         "CLIENT_CREDENTIALS",
     ],
@@ -252,6 +250,16 @@ async def test_other_grant_types_are_unsupported(http, trader, grant_type):
     assert response.status_code == 400
     assert response.json()["error"] == "unsupported_grant_type"
     assert response.headers["cache-control"] == "no-store"
+
+
+@pytest.mark.parametrize("grant_type", ["authorization_code", "refresh_token"])
+async def test_a_client_credentials_client_may_not_use_user_grants(http, trader, grant_type):
+    form = {"grant_type": grant_type, "code": "c", "refresh_token": "r", "redirect_uri": "x"}
+    response = await http.post(
+        "/oauth/token", data=form, auth=(trader.client_id, trader.client_secret)
+    )
+    assert response.status_code == 400
+    assert response.json()["error"] == "unauthorized_client"
 
 
 async def test_unsupported_grant_type_is_said_even_without_credentials(http):

@@ -1,36 +1,80 @@
 """Identity's composition root: settings and a database in, wired services and verifier out.
 
-The application root mounts `openbell.identity.entrypoints.http.create_router(identity)`
-and hands `identity.verifier` to `create_app(token_verifier=...)`; its lifespan awaits
-`identity.start()` and `identity.close()`. The CLI calls the `*_api_client` functions.
-The database schema must exist already: import `openbell.identity.adapters.tables`
-before `openbell.platform.db.prepare_database` (or run the migrations).
+The application root mounts the routers of `openbell.identity.entrypoints` and hands
+`identity.verifier` to `create_app(token_verifier=...)`; it awaits `identity.start()` and
+`identity.close()`, and passes an `AccountOpener` so verified traders get an account.
+The CLI calls the management functions at the bottom. The database schema must exist
+already (the migrations make it).
 """
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
+from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from openbell.identity.adapters.crypto import (
     AesGcmKeyCipher,
     Ed25519KeyPairGenerator,
+    Sealer,
     decode_key_encryption_key,
     load_or_create_key_encryption_key,
 )
+from openbell.identity.adapters.events import AuthEventCounter
 from openbell.identity.adapters.hashing import Argon2SecretHasher
 from openbell.identity.adapters.jwt import JoseTokenSigner, JwtAccessTokenVerifier
+from openbell.identity.adapters.mail import MemoryMailer, OutboxMailer
 from openbell.identity.adapters.memory import (
     InMemoryClientRepository,
+    InMemoryGrantRepository,
+    InMemoryMfaRepository,
+    InMemoryOneTimeTokenRepository,
+    InMemoryRevocationStore,
     InMemorySigningKeyRepository,
+    InMemoryThrottleStore,
+    InMemoryUserRepository,
 )
+from openbell.identity.adapters.passwords import common_passwords
+from openbell.identity.adapters.redis import RedisRevocationStore, RedisThrottleStore
 from openbell.identity.adapters.sql import SqlClientRepository, SqlSigningKeyRepository
+from openbell.identity.adapters.sql_grants import SqlGrantRepository, SqlRevocationStore
+from openbell.identity.adapters.sql_users import (
+    SqlMfaRepository,
+    SqlOneTimeTokenRepository,
+    SqlUserRepository,
+)
+from openbell.identity.adapters.totp import PyotpTotp
+from openbell.identity.application.authorize import AuthorizationService
 from openbell.identity.application.clients import ClientService, IssuedClient
 from openbell.identity.application.keys import KeyService
-from openbell.identity.application.ports import ClientRepository, SigningKeyRepository
+from openbell.identity.application.login import LoginService, Throttles
+from openbell.identity.application.mfa import MfaService
+from openbell.identity.application.ports import (
+    AccountOpener,
+    ClientRepository,
+    GrantRepository,
+    Mailer,
+    MfaRepository,
+    OneTimeTokenRepository,
+    RevocationStore,
+    SigningKeyRepository,
+    ThrottleStore,
+    UserRepository,
+)
+from openbell.identity.application.revocation import RevocationService
 from openbell.identity.application.tokens import TokenPolicy, TokenService
+from openbell.identity.application.users import UserService
 from openbell.identity.domain.clients import ApiClient
+from openbell.identity.domain.keys import SigningKey
+from openbell.identity.domain.passwords import PasswordPolicy
+from openbell.identity.domain.revocation import CLIENT
+from openbell.identity.domain.throttle import NANOSECONDS, ThrottlePolicy
+from openbell.identity.domain.users import Role, User
 from openbell.platform.db import create_engine
 from openbell.platform.settings import Settings
 from openbell.shared.time import Clock, SystemClock
@@ -40,39 +84,98 @@ __all__ = [
     "build_identity",
     "build_in_memory_identity",
     "create_api_client",
+    "create_user",
+    "disable_user",
     "list_api_clients",
+    "list_signing_keys",
+    "list_users",
     "revoke_api_client",
+    "rotate_signing_key",
 ]
+
+OUTBOX_DIRECTORY = "outbox"
+KEY_SYNC_SECONDS = 10
+logger = logging.getLogger("openbell.identity")
+
+
+@dataclass(frozen=True, slots=True)
+class Stores:
+    clients: ClientRepository
+    keys: SigningKeyRepository
+    users: UserRepository
+    one_time_tokens: OneTimeTokenRepository
+    mfa: MfaRepository
+    grants: GrantRepository
+    revocations: RevocationStore
+    throttle: ThrottleStore
+    mailer: Mailer
 
 
 @dataclass(frozen=True, slots=True)
 class Identity:
     """The identity context, wired: services for use cases, a verifier for every service."""
 
+    settings: Settings
     clients: ClientService
     keys: KeyService
     tokens: TokenService
     verifier: JwtAccessTokenVerifier
+    users: UserService
+    login: LoginService
+    mfa: MfaService
+    authorization: AuthorizationService
+    revocations: RevocationService
+    events: AuthEventCounter
+    login_sealer: Sealer
+    mailer: Mailer
+    clock: Clock
     engine: AsyncEngine | None
     owns_engine: bool
+    redis: Redis | None = None
+    background: list["asyncio.Task[None]"] = field(default_factory=list)
 
     async def start(self) -> None:
-        """Make sure a signing key exists and is loaded; prime the verifier and the hasher."""
+        """Load the signing key, prime the verifier and hashers, start revocation sync."""
         await self.keys.ensure_active_key()
         await self.verifier.start()
         await self.clients.warm_up()
+        await self.login.warm_up()
+        await self.revocations.start()
+        self.background.append(
+            asyncio.create_task(self._sync_keys(), name="identity-signing-key-sync")
+        )
+
+    async def _sync_keys(self) -> None:
+        # `openbell keys rotate` writes a new key from another process; pick it up.
+        while True:
+            await asyncio.sleep(KEY_SYNC_SECONDS)
+            try:
+                await self.keys.sync()
+                self.verifier.use_keys(await self.keys.public_keys())
+            except Exception:  # the database may blink; the current key still signs
+                logger.exception("signing key sync failed; retrying")
 
     async def close(self) -> None:
+        for task in self.background:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self.background.clear()
+        await self.revocations.stop()
+        if self.redis is not None:
+            await self.redis.aclose()
         if self.engine is not None and self.owns_engine:
             await self.engine.dispose()
 
     async def ready(self) -> bool:
-        """Ready when a signing key is loaded and the database answers."""
+        """Ready when a signing key is loaded, the database answers and revocations are fresh."""
         if not self.keys.has_signing_key:
             return False
         if self.engine is not None:
             async with self.engine.connect() as connection:
                 await connection.execute(text("SELECT 1"))
+        if self.redis is not None:
+            await self.redis.ping()
         return True
 
 
@@ -85,38 +188,127 @@ def key_encryption_key(settings: Settings) -> bytes:
     return load_or_create_key_encryption_key(settings.data_dir)
 
 
+def _throttles(settings: Settings) -> Throttles:
+    def policy(factor: int) -> ThrottlePolicy:
+        return ThrottlePolicy(
+            failure_factor=factor,
+            wait_increment=settings.login_wait_increment_seconds * NANOSECONDS,
+            max_wait=settings.login_max_wait_seconds * NANOSECONDS,
+            quick_login_check=settings.login_quick_check_milliseconds * 1_000_000,
+            min_quick_wait=settings.login_min_quick_wait_seconds * NANOSECONDS,
+            failure_reset=settings.login_failure_reset_seconds * NANOSECONDS,
+        )
+
+    return Throttles(
+        policy(settings.login_failure_factor), policy(settings.login_address_failure_factor)
+    )
+
+
 def _wire(
     settings: Settings,
-    clients: ClientRepository,
-    keys: SigningKeyRepository,
+    stores: Stores,
     clock: Clock,
     kek: bytes,
-) -> tuple[ClientService, KeyService, TokenService, JwtAccessTokenVerifier]:
+    *,
+    accounts: AccountOpener | None,
+    engine: AsyncEngine | None,
+    owns_engine: bool,
+    redis: Redis | None,
+) -> Identity:
     hasher = Argon2SecretHasher(
         time_cost=settings.argon2_time_cost,
         memory_cost_kib=settings.argon2_memory_cost_kib,
         parallelism=settings.argon2_parallelism,
         concurrency=settings.secret_hash_concurrency,
     )
-    client_service = ClientService(clients, hasher, clock)
-    key_service = KeyService(
-        keys,
+    cipher = AesGcmKeyCipher(kek)
+    clients = ClientService(
+        stores.clients,
+        hasher,
+        clock,
+        secret_overlap_seconds=settings.client_secret_overlap_seconds,
+    )
+    keys = KeyService(
+        stores.keys,
         Ed25519KeyPairGenerator(),
-        AesGcmKeyCipher(kek),
+        cipher,
         clock,
         overlap_seconds=settings.signing_key_overlap_seconds,
     )
-    policy = TokenPolicy(settings.issuer, settings.audience, settings.access_token_ttl_seconds)
-    tokens = TokenService(client_service, key_service, JoseTokenSigner(), clock, policy)
+    revocations = RevocationService(
+        stores.revocations,
+        clock,
+        retention_seconds=settings.access_token_ttl_seconds + settings.token_leeway_seconds,
+        poll_interval_seconds=settings.revocation_poll_seconds,
+    )
+    policy = TokenPolicy(
+        settings.issuer,
+        settings.audience,
+        settings.access_token_ttl_seconds,
+        code_ttl_seconds=settings.authorization_code_ttl_seconds,
+        refresh_idle_seconds=settings.refresh_token_idle_seconds,
+        refresh_absolute_seconds=settings.refresh_token_absolute_seconds,
+        step_up_max_age_seconds=settings.step_up_max_age_seconds,
+    )
+    tokens = TokenService(
+        clients,
+        keys,
+        JoseTokenSigner(),
+        clock,
+        policy,
+        users=stores.users,
+        grants=stores.grants,
+        revocations=revocations,
+    )
     verifier = JwtAccessTokenVerifier(
-        key_service,
+        keys,
         issuer=settings.issuer,
         audience=settings.audience,
         clock=clock,
         leeway_seconds=settings.token_leeway_seconds,
         cache_size=settings.token_cache_size,
+        revocations=revocations,
     )
-    return client_service, key_service, tokens, verifier
+    mfa = MfaService(stores.mfa, PyotpTotp(), cipher, clock, issuer_name=settings.totp_issuer_name)
+    events = AuthEventCounter()
+    password_policy = PasswordPolicy(
+        settings.password_min_length, settings.password_max_length, common_passwords()
+    )
+    users = UserService(
+        stores.users,
+        stores.one_time_tokens,
+        stores.grants,
+        stores.clients,
+        hasher,
+        password_policy,
+        stores.mailer,
+        revocations,
+        clock,
+        verification_ttl_seconds=settings.email_verification_ttl_seconds,
+        accounts=accounts,
+    )
+    login = LoginService(
+        stores.users, hasher, mfa, stores.throttle, events, clock, _throttles(settings)
+    )
+    return Identity(
+        settings=settings,
+        clients=clients,
+        keys=keys,
+        tokens=tokens,
+        verifier=verifier,
+        users=users,
+        login=login,
+        mfa=mfa,
+        authorization=AuthorizationService(clients, tokens),
+        revocations=revocations,
+        events=events,
+        login_sealer=Sealer(kek, b"login"),
+        mailer=stores.mailer,
+        clock=clock,
+        engine=engine,
+        owns_engine=owns_engine,
+        redis=redis,
+    )
 
 
 def build_identity(
@@ -124,37 +316,79 @@ def build_identity(
     database: str | AsyncEngine | None = None,
     *,
     clock: Clock | None = None,
+    accounts: AccountOpener | None = None,
 ) -> Identity:
     """Identity on SQL storage: a URL (its engine is owned and closed), or a shared engine.
 
-    Without `database`, `settings.resolved_database_url` is used.
+    Without `database`, `settings.resolved_database_url` is used. With `settings.redis_url`,
+    revocations and lockouts live in Redis; otherwise revocations go through the database
+    and lockouts stay in this process.
     """
     if isinstance(database, AsyncEngine):
         engine, owns = database, False
     else:
         engine, owns = create_engine(database or settings.resolved_database_url), True
-    parts = _wire(
+    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+    stores = Stores(
+        clients=SqlClientRepository(engine),
+        keys=SqlSigningKeyRepository(engine),
+        users=SqlUserRepository(engine),
+        one_time_tokens=SqlOneTimeTokenRepository(engine),
+        mfa=SqlMfaRepository(engine),
+        grants=SqlGrantRepository(engine),
+        revocations=RedisRevocationStore(redis) if redis else SqlRevocationStore(engine),
+        throttle=RedisThrottleStore(redis) if redis else InMemoryThrottleStore(),
+        mailer=OutboxMailer(
+            Path(settings.data_dir) / OUTBOX_DIRECTORY, sender=settings.mail_sender
+        ),
+    )
+    return _wire(
         settings,
-        SqlClientRepository(engine),
-        SqlSigningKeyRepository(engine),
+        stores,
         clock or SystemClock(),
         key_encryption_key(settings),
+        accounts=accounts,
+        engine=engine,
+        owns_engine=owns,
+        redis=redis,
     )
-    return Identity(*parts, engine=engine, owns_engine=owns)
 
 
 def build_in_memory_identity(
-    settings: Settings, *, clock: Clock | None = None, kek: bytes | None = None
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    kek: bytes | None = None,
+    accounts: AccountOpener | None = None,
 ) -> Identity:
-    """Identity that keeps everything in memory: for tests of other contexts and demos."""
-    parts = _wire(
+    """Identity that keeps everything in memory: for tests of other contexts and demos.
+
+    Mail goes to `identity.mailer.sent` (a MemoryMailer).
+    """
+    stores = Stores(
+        clients=InMemoryClientRepository(),
+        keys=InMemorySigningKeyRepository(),
+        users=InMemoryUserRepository(),
+        one_time_tokens=InMemoryOneTimeTokenRepository(),
+        mfa=InMemoryMfaRepository(),
+        grants=InMemoryGrantRepository(),
+        revocations=InMemoryRevocationStore(),
+        throttle=InMemoryThrottleStore(),
+        mailer=MemoryMailer(),
+    )
+    return _wire(
         settings,
-        InMemoryClientRepository(),
-        InMemorySigningKeyRepository(),
+        stores,
         clock or SystemClock(),
         kek if kek is not None else key_encryption_key(settings),
+        accounts=accounts,
+        engine=None,
+        owns_engine=False,
+        redis=None,
     )
-    return Identity(*parts, engine=None, owns_engine=False)
+
+
+# -- management, for the CLI: each opens identity on the database, acts, and closes ----
 
 
 async def create_api_client(
@@ -163,12 +397,22 @@ async def create_api_client(
     name: str,
     scopes: Iterable[str],
     account_id: int | None = None,
+    grant_types: Iterable[str] = ("client_credentials",),
+    redirect_uris: Iterable[str] = (),
+    public: bool = False,
     database: str | AsyncEngine | None = None,
 ) -> IssuedClient:
     """Register an API client; print `client_secret` once, it is not stored in the clear."""
     identity = build_identity(settings, database)
     try:
-        return await identity.clients.create_client(name=name, scopes=scopes, account_id=account_id)
+        return await identity.clients.create_client(
+            name=name,
+            scopes=scopes,
+            account_id=account_id,
+            grant_types=grant_types,
+            redirect_uris=redirect_uris,
+            public=public,
+        )
     finally:
         await identity.close()
 
@@ -176,13 +420,13 @@ async def create_api_client(
 async def revoke_api_client(
     settings: Settings, client_id: str, *, database: str | AsyncEngine | None = None
 ) -> ApiClient:
-    """Revoke a client: it can get no new token. Raises NotFoundError for an unknown id.
-
-    Tokens it already holds stay valid until they expire (at most the access token TTL).
-    """
+    """Revoke a client: it gets no new token, and the tokens it holds are refused within
+    a second by every running process. Raises NotFoundError for an unknown id."""
     identity = build_identity(settings, database)
     try:
-        return await identity.clients.revoke_client(client_id)
+        client = await identity.clients.revoke_client(client_id)
+        await identity.revocations.revoke(CLIENT, client.client_id)
+        return client
     finally:
         await identity.close()
 
@@ -193,5 +437,67 @@ async def list_api_clients(
     identity = build_identity(settings, database)
     try:
         return await identity.clients.list_clients()
+    finally:
+        await identity.close()
+
+
+async def create_user(
+    settings: Settings,
+    *,
+    email: str,
+    password: str,
+    roles: Iterable[Role],
+    name: str = "",
+    account_id: int | None = None,
+    database: str | AsyncEngine | None = None,
+) -> User:
+    """A verified user. A trader without `account_id` gets an account at first sign-in."""
+    identity = build_identity(settings, database)
+    try:
+        return await identity.users.create_user(
+            email=email, password=password, roles=roles, name=name, account_id=account_id
+        )
+    finally:
+        await identity.close()
+
+
+async def disable_user(
+    settings: Settings, user_id: str, *, database: str | AsyncEngine | None = None
+) -> User:
+    identity = build_identity(settings, database)
+    try:
+        return await identity.users.disable(user_id)
+    finally:
+        await identity.close()
+
+
+async def list_users(
+    settings: Settings, *, database: str | AsyncEngine | None = None
+) -> Sequence[User]:
+    identity = build_identity(settings, database)
+    try:
+        return await identity.users.list_users()
+    finally:
+        await identity.close()
+
+
+async def rotate_signing_key(
+    settings: Settings, *, database: str | AsyncEngine | None = None
+) -> str:
+    """Make a new signing key; running processes pick it up (the JWKS serves both)."""
+    identity = build_identity(settings, database)
+    try:
+        await identity.keys.ensure_active_key()
+        return (await identity.keys.rotate()).kid
+    finally:
+        await identity.close()
+
+
+async def list_signing_keys(
+    settings: Settings, *, database: str | AsyncEngine | None = None
+) -> Sequence[SigningKey]:
+    identity = build_identity(settings, database)
+    try:
+        return await identity.keys.stored_keys()
     finally:
         await identity.close()

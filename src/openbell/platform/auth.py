@@ -1,5 +1,6 @@
 """Who is calling: the verified principal, the port that verifies tokens, and scope checks."""
 
+import time
 from typing import NamedTuple, Protocol
 
 from fastapi import Request
@@ -20,6 +21,16 @@ class Principal(NamedTuple):
     scopes: frozenset[str]
     token_id: str
     expires_at: int
+    acr: str | None = None
+    """How the user signed in (OIDC `acr`); None for a client acting for itself."""
+    amr: frozenset[str] = frozenset()
+    auth_time: int | None = None
+    """When the user last proved who they are, in seconds since the Unix epoch."""
+
+    @property
+    def is_user(self) -> bool:
+        """A person signed in through a client, rather than a client acting for itself."""
+        return self.auth_time is not None and self.subject != self.client_id
 
 
 class TokenVerifier(Protocol):
@@ -98,3 +109,50 @@ class ScopeRequirement(SecurityBase):
 def require_scope(scope: str) -> ScopeRequirement:
     """A route dependency: `Annotated[Principal, Depends(require_scope("trade"))]`."""
     return ScopeRequirement(scope)
+
+
+STEP_UP_ACR = "urn:openbell:acr:mfa"
+"""The `acr` of a sign-in proven with a second factor."""
+
+
+def step_up_satisfied(principal: Principal, max_age_seconds: int) -> bool:
+    """A person signed in with a second factor no more than `max_age_seconds` ago."""
+    if not principal.is_user or principal.acr != STEP_UP_ACR or principal.auth_time is None:
+        return False
+    return 0 <= time.time() - principal.auth_time <= max_age_seconds
+
+
+def step_up_required(max_age_seconds: int) -> ProblemError:
+    """RFC 9470's challenge: sign in again with `acr_values` and `max_age`, then retry."""
+    return ProblemError(
+        401,
+        "Unauthorized",
+        reason="step_up_required",
+        detail="This action needs a fresh sign-in with a second factor.",
+        headers={
+            "WWW-Authenticate": (
+                'Bearer error="insufficient_user_authentication", '
+                f'acr_values="{STEP_UP_ACR}", max_age={max_age_seconds}'
+            )
+        },
+    )
+
+
+class StepUpRequirement(ScopeRequirement):
+    """`require_scope`, and also a second factor proven within `max_age_seconds`."""
+
+    def __init__(self, scope: str, max_age_seconds: int) -> None:
+        super().__init__(scope)
+        self.max_age_seconds = max_age_seconds
+        self.__name__ = f"require_{scope}_scope_with_step_up"
+
+    async def __call__(self, request: Request) -> Principal:
+        principal = await super().__call__(request)
+        if not step_up_satisfied(principal, self.max_age_seconds):
+            raise step_up_required(self.max_age_seconds)
+        return principal
+
+
+def require_step_up(scope: str, max_age_seconds: int = 300) -> StepUpRequirement:
+    """A route dependency for sensitive actions (withdrawals, API keys): scope + fresh MFA."""
+    return StepUpRequirement(scope, max_age_seconds)

@@ -54,6 +54,34 @@ class Settings(BaseSettings):
     signing_key_overlap_seconds: int = Field(default=3_600, ge=900)
     """How long a retired signing key stays in the JWKS, so tokens it signed still verify."""
 
+    redis_url: str | None = None
+    """redis://... shared by every process: revocations and login lockouts. Without it,
+    revocations travel through the database and lockouts stay per process."""
+    password_min_length: int = Field(default=12, ge=8, le=64)
+    password_max_length: int = Field(default=128, ge=64, le=1024)
+    authorization_code_ttl_seconds: int = Field(default=60, ge=5, le=60)
+    refresh_token_idle_seconds: int = Field(default=900, ge=60, le=86_400)
+    """A refresh token unused this long dies (ASVS L3: 15 minutes of inactivity)."""
+    refresh_token_absolute_seconds: int = Field(default=43_200, ge=300, le=2_592_000)
+    """No refresh token family outlives its sign-in by more than this (ASVS L3: 12 hours)."""
+    step_up_max_age_seconds: int = Field(default=300, ge=30, le=3_600)
+    """How recent a second factor must be for sensitive actions and the withdraw scope."""
+    client_secret_overlap_seconds: int = Field(default=86_400, ge=0, le=2_592_000)
+    """After a client secret rotation the previous secret keeps working this long."""
+    email_verification_ttl_seconds: int = Field(default=86_400, ge=300, le=604_800)
+    mail_sender: str = "openbell <no-reply@openbell.invalid>"
+    revocation_poll_seconds: float = Field(default=0.25, gt=0, le=1.0)
+    """How often each process fetches revocations made elsewhere (so all refuse within 1 s)."""
+    login_failure_factor: int = Field(default=30, ge=1)
+    login_wait_increment_seconds: int = Field(default=60, ge=1)
+    login_max_wait_seconds: int = Field(default=900, ge=1)
+    login_quick_check_milliseconds: int = Field(default=1_000, ge=0)
+    login_min_quick_wait_seconds: int = Field(default=60, ge=0)
+    login_failure_reset_seconds: int = Field(default=43_200, ge=60)
+    """Keycloak's brute-force defaults, per account; per client address the factor below."""
+    login_address_failure_factor: int = Field(default=100, ge=1)
+    totp_issuer_name: str = Field(default="openbell", min_length=1, max_length=64)
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -2,13 +2,18 @@
 
 import base64
 import binascii
+import json
 import logging
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from joserfc.jwk import OKPKey, thumbprint
 
@@ -96,3 +101,38 @@ def _read_key_file(path: Path) -> bytes:
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         logger.warning("%s is readable by other users; restrict it to mode 0600", path)
     return decode_key_encryption_key(path.read_text(encoding="ascii"))
+
+
+class Sealer:
+    """Tamper-proof, confidential, expiring blobs (AES-256-GCM under a key derived from the KEK).
+
+    The login page carries its state in them (the authorization request, then who passed
+    the password step), so any process can continue a sign-in another process began.
+    """
+
+    def __init__(self, key_encryption_key: bytes, purpose: bytes) -> None:
+        derived = HKDF(
+            algorithm=hashes.SHA256(), length=32, salt=None, info=b"openbell seal " + purpose
+        ).derive(key_encryption_key)
+        self._aead = AESGCM(derived)
+
+    def seal(self, payload: dict[str, Any], *, expires_at: int, binding: str) -> str:
+        body = json.dumps({"p": payload, "e": expires_at}, separators=(",", ":")).encode()
+        nonce = os.urandom(_NONCE_BYTES)
+        sealed = nonce + self._aead.encrypt(nonce, body, binding.encode())
+        return base64.urlsafe_b64encode(sealed).rstrip(b"=").decode("ascii")
+
+    def open(self, token: str, *, now: int, binding: str) -> dict[str, Any] | None:
+        """The payload, or None if the blob was altered, bound elsewhere, or expired."""
+        try:
+            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+            body = self._aead.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], binding.encode())
+            document = json.loads(body)
+        except (ValueError, InvalidTag, binascii.Error):
+            return None
+        if not isinstance(document, dict) or not isinstance(document.get("e"), int):
+            return None
+        if now >= document["e"] or not isinstance(document.get("p"), dict):
+            return None
+        payload: dict[str, Any] = document["p"]
+        return payload

@@ -8,7 +8,7 @@ import base64
 import binascii
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
@@ -22,6 +22,7 @@ from joserfc.jws import JWSRegistry
 
 from openbell.identity.application.ports import PublicKeySource
 from openbell.identity.domain.keys import SIGNING_ALGORITHM, PrivateKey, PublicKey
+from openbell.identity.domain.revocation import CLIENT, GRANT, SUBJECT, TOKEN, revocation_key
 from openbell.identity.domain.tokens import ACCESS_TOKEN_TYPE
 from openbell.platform.auth import InvalidTokenError, Principal
 from openbell.shared.time import Clock
@@ -29,6 +30,10 @@ from openbell.shared.time import Clock
 MAX_TOKEN_LENGTH = 4096
 _ACCEPTED_TYPES = frozenset({ACCESS_TOKEN_TYPE, "application/" + ACCESS_TOKEN_TYPE})
 _REQUIRED_CLAIMS = ("iss", "aud", "sub", "exp", "iat", "nbf", "jti", "client_id", "scope")
+
+
+class RevocationChecker(Protocol):
+    def refused(self, keys: Iterable[str], issued_at: int) -> bool: ...
 
 
 class EdDSAOnlyRegistry(JWSRegistry):
@@ -88,37 +93,71 @@ def jwks_document(keys: Iterable[PublicKey]) -> dict[str, Any]:
     return {"keys": documents}
 
 
+class _Verified(NamedTuple):
+    principal: Principal
+    issued_at: int
+    revocation_keys: tuple[str, ...]
+
+
+def _revocation_keys(principal: Principal, grant_id: str | None) -> tuple[str, ...]:
+    keys = [
+        revocation_key(TOKEN, principal.token_id),
+        revocation_key(SUBJECT, principal.subject),
+        revocation_key(CLIENT, principal.client_id),
+    ]
+    if grant_id is not None:
+        keys.append(revocation_key(GRANT, grant_id))
+    return tuple(keys)
+
+
 class VerifiedTokenCache:
     """Tokens whose signature and claims already verified, keyed by the exact token string.
 
     Bounded: when full, the oldest entry goes (tokens live minutes, so first-in is close to
-    least-useful). An entry is dropped once its token expires. Revocation will call
-    `evict_token_id` or `evict_client`, so a revoked token stops working at once.
+    least-useful). An entry is dropped once its token expires. Revocation is checked on
+    every use, cached or not, so a cached token stops working the moment it is revoked.
     """
 
     def __init__(self, max_entries: int, leeway_seconds: int) -> None:
         self._max_entries = max_entries
         self._leeway = leeway_seconds
-        self._entries: dict[str, Principal] = {}
+        self._entries: dict[str, _Verified] = {}
         self._tokens_by_id: dict[str, str] = {}
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def get(self, token: str, now: int) -> Principal | None:
-        principal = self._entries.get(token)
-        if principal is not None and now >= principal.expires_at + self._leeway:
+    def entry(self, token: str, now: int) -> _Verified | None:
+        found = self._entries.get(token)
+        if found is not None and now >= found.principal.expires_at + self._leeway:
             self._discard(token)
             return None
-        return principal
+        return found
 
-    def put(self, token: str, principal: Principal) -> None:
+    def get(self, token: str, now: int) -> Principal | None:
+        found = self.entry(token, now)
+        return None if found is None else found.principal
+
+    def put(
+        self,
+        token: str,
+        principal: Principal,
+        *,
+        issued_at: int = 0,
+        grant_id: str | None = None,
+    ) -> None:
+        """Remember a verified token; without `issued_at`, any revocation of its keys refuses it."""
+        self.put_entry(
+            token, _Verified(principal, issued_at, _revocation_keys(principal, grant_id))
+        )
+
+    def put_entry(self, token: str, verified: _Verified) -> None:
         if self._max_entries <= 0:
             return
         while len(self._entries) >= self._max_entries:
             self._discard(next(iter(self._entries)))
-        self._entries[token] = principal
-        self._tokens_by_id[principal.token_id] = token
+        self._entries[token] = verified
+        self._tokens_by_id[verified.principal.token_id] = token
 
     def evict_token_id(self, token_id: str) -> None:
         token = self._tokens_by_id.get(token_id)
@@ -126,7 +165,8 @@ class VerifiedTokenCache:
             self._discard(token)
 
     def evict_where(self, predicate: Callable[[Principal], bool]) -> None:
-        for token in [token for token, principal in self._entries.items() if predicate(principal)]:
+        doomed = [token for token, found in self._entries.items() if predicate(found.principal)]
+        for token in doomed:
             self._discard(token)
 
     def evict_client(self, client_id: str) -> None:
@@ -137,9 +177,9 @@ class VerifiedTokenCache:
         self._tokens_by_id.clear()
 
     def _discard(self, token: str) -> None:
-        principal = self._entries.pop(token, None)
-        if principal is not None:
-            self._tokens_by_id.pop(principal.token_id, None)
+        found = self._entries.pop(token, None)
+        if found is not None:
+            self._tokens_by_id.pop(found.principal.token_id, None)
 
 
 def _unverified_kid(token: str) -> str:
@@ -169,6 +209,13 @@ def _principal(claims: Mapping[str, Any]) -> Principal:
         raise InvalidTokenError
     if isinstance(expires_at, bool) or not isinstance(expires_at, int):
         raise InvalidTokenError
+    acr, amr, auth_time = claims.get("acr"), claims.get("amr", []), claims.get("auth_time")
+    if acr is not None and not isinstance(acr, str):
+        raise InvalidTokenError
+    if not isinstance(amr, list) or not all(isinstance(method, str) for method in amr):
+        raise InvalidTokenError
+    if auth_time is not None and (isinstance(auth_time, bool) or not isinstance(auth_time, int)):
+        raise InvalidTokenError
     return Principal(
         subject=str(subject),
         client_id=str(client_id),
@@ -176,7 +223,20 @@ def _principal(claims: Mapping[str, Any]) -> Principal:
         scopes=frozenset(str(scope).split()),
         token_id=str(token_id),
         expires_at=expires_at,
+        acr=acr,
+        amr=frozenset(amr),
+        auth_time=auth_time,
     )
+
+
+def _verified(claims: Mapping[str, Any]) -> _Verified:
+    principal = _principal(claims)
+    issued_at, grant_id = claims.get("iat"), claims.get("sid")
+    if isinstance(issued_at, bool) or not isinstance(issued_at, int):
+        raise InvalidTokenError
+    if grant_id is not None and not isinstance(grant_id, str):
+        raise InvalidTokenError
+    return _Verified(principal, issued_at, _revocation_keys(principal, grant_id))
 
 
 class JwtAccessTokenVerifier:
@@ -198,14 +258,17 @@ class JwtAccessTokenVerifier:
         leeway_seconds: int,
         cache_size: int,
         refresh_interval_seconds: int = 30,
+        revocations: RevocationChecker | None = None,
     ) -> None:
         self._source = keys
+        self._revocations = revocations
         self._clock = clock
         self._keys: dict[str, OKPKey] = {}
         self._refresh_interval_ns = refresh_interval_seconds * 1_000_000_000
         self._last_refresh_ns: int | None = None
         self.cache = VerifiedTokenCache(cache_size, leeway_seconds)
         essential: jwt.ClaimsOption = {"essential": True}
+        self._issuer = issuer
         self._claims = jwt.JWTClaimsRegistry(
             now=self._now,
             leeway=leeway_seconds,
@@ -226,13 +289,41 @@ class JwtAccessTokenVerifier:
         self._install(keys)
 
     async def verify(self, token: str) -> Principal:
-        principal = self.cache.get(token, self._now())
-        if principal is None:
-            principal = await self._verify(token)
-            self.cache.put(token, principal)
-        return principal
+        verified = self.cache.entry(token, self._now())
+        if verified is None:
+            verified = _verified(await self._decode(token, validate_claims=True))
+            self.cache.put_entry(token, verified)
+        revocations = self._revocations
+        if revocations is not None and revocations.refused(
+            verified.revocation_keys, verified.issued_at
+        ):
+            raise InvalidTokenError
+        return verified.principal
 
-    async def _verify(self, token: str) -> Principal:
+    async def signed_claims(self, token: str) -> Mapping[str, Any] | None:
+        """The claims of an access token of ours whose signature verifies, even if expired.
+
+        For revocation (RFC 7009), where an expired token needs nothing done and a token
+        that is not ours must be ignored; never for authorizing a request.
+        """
+        try:
+            return await self._decode(token, validate_claims=False)
+        except InvalidTokenError:
+            return None
+
+    def active(self, claims: Mapping[str, Any]) -> bool:
+        """Whether signed claims are within their lifetime and not revoked (introspection)."""
+        try:
+            self._claims.validate(dict(claims))
+            verified = _verified(claims)
+        except (JoseError, ValueError, TypeError, InvalidTokenError):
+            return False
+        revocations = self._revocations
+        return revocations is None or not revocations.refused(
+            verified.revocation_keys, verified.issued_at
+        )
+
+    async def _decode(self, token: str, *, validate_claims: bool) -> Mapping[str, Any]:
         if len(token) > MAX_TOKEN_LENGTH:
             raise InvalidTokenError
         kid = _unverified_kid(token)
@@ -243,12 +334,15 @@ class JwtAccessTokenVerifier:
             raise InvalidTokenError
         try:
             decoded = jwt.decode(token, key, algorithms=[SIGNING_ALGORITHM], registry=REGISTRY)
-            self._claims.validate(decoded.claims)
+            if validate_claims:
+                self._claims.validate(decoded.claims)
+            elif decoded.claims.get("iss") != self._issuer:
+                raise InvalidTokenError
         except (JoseError, ValueError, TypeError):
             raise InvalidTokenError from None
         if str(decoded.header.get("typ", "")).lower() not in _ACCEPTED_TYPES:
             raise InvalidTokenError
-        return _principal(decoded.claims)
+        return decoded.claims
 
     async def _refreshed_key(self, kid: str) -> OKPKey | None:
         now = self._clock.now_ns()

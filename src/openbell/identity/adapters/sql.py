@@ -13,7 +13,7 @@ from openbell.identity.domain.keys import SigningKey
 from openbell.shared.errors import ConflictError, NotFoundError
 
 
-async def _insert(engine: AsyncEngine, table: Table, row: dict[str, Any]) -> None:
+async def insert_row(engine: AsyncEngine, table: Table, row: dict[str, Any]) -> None:
     try:
         async with engine.begin() as connection:
             await connection.execute(insert(table).values(row))
@@ -31,6 +31,11 @@ def _client_row(client: ApiClient) -> dict[str, Any]:
         "account_id": client.account_id,
         "created_at": client.created_at,
         "revoked_at": client.revoked_at,
+        "grant_types": " ".join(sorted(client.grant_types)),
+        "redirect_uris": "\n".join(client.redirect_uris),
+        "owner_user_id": client.owner_user_id,
+        "previous_secret_hash": client.previous_secret_hash,
+        "previous_secret_expires_at": client.previous_secret_expires_at,
     }
 
 
@@ -43,6 +48,11 @@ def _client(row: RowMapping) -> ApiClient:
         account_id=row["account_id"],
         created_at=row["created_at"],
         revoked_at=row["revoked_at"],
+        grant_types=frozenset(row["grant_types"].split()),
+        redirect_uris=tuple(uri for uri in row["redirect_uris"].split("\n") if uri),
+        owner_user_id=row["owner_user_id"],
+        previous_secret_hash=row["previous_secret_hash"],
+        previous_secret_expires_at=row["previous_secret_expires_at"],
     )
 
 
@@ -51,7 +61,7 @@ class SqlClientRepository:
         self._engine = engine
 
     async def add(self, client: ApiClient) -> None:
-        await _insert(self._engine, api_clients, _client_row(client))
+        await insert_row(self._engine, api_clients, _client_row(client))
 
     async def get(self, client_id: ClientId) -> ApiClient | None:
         query = select(api_clients).where(api_clients.c.client_id == client_id)
@@ -71,6 +81,16 @@ class SqlClientRepository:
 
     async def list(self) -> Sequence[ApiClient]:
         query = select(api_clients).order_by(api_clients.c.created_at, api_clients.c.client_id)
+        async with self._engine.connect() as connection:
+            rows = (await connection.execute(query)).mappings().all()
+        return [_client(row) for row in rows]
+
+    async def owned_by(self, user_id: str) -> Sequence[ApiClient]:
+        query = (
+            select(api_clients)
+            .where(api_clients.c.owner_user_id == user_id)
+            .order_by(api_clients.c.created_at, api_clients.c.client_id)
+        )
         async with self._engine.connect() as connection:
             rows = (await connection.execute(query)).mappings().all()
         return [_client(row) for row in rows]
@@ -103,7 +123,7 @@ class SqlSigningKeyRepository:
         self._engine = engine
 
     async def add(self, key: SigningKey) -> None:
-        await _insert(self._engine, signing_keys, _key_row(key))
+        await insert_row(self._engine, signing_keys, _key_row(key))
 
     async def save(self, key: SigningKey) -> None:
         statement = update(signing_keys).where(signing_keys.c.kid == key.kid).values(_key_row(key))

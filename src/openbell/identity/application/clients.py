@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from openbell.identity.application.ports import ClientRepository, SecretHasher
 from openbell.identity.domain.clients import (
+    CLIENT_CREDENTIALS,
     CLIENT_ID_PREFIX,
     CLIENT_SECRET_PREFIX,
     ApiClient,
@@ -13,7 +14,7 @@ from openbell.identity.domain.clients import (
     plausible_client_id,
     register_client,
 )
-from openbell.identity.domain.errors import InvalidClientError
+from openbell.identity.domain.errors import InvalidClientDefinitionError, InvalidClientError
 from openbell.shared.errors import NotFoundError
 from openbell.shared.time import Clock
 
@@ -39,39 +40,100 @@ def new_client_secret() -> str:
 
 
 class ClientService:
-    def __init__(self, repository: ClientRepository, hasher: SecretHasher, clock: Clock) -> None:
+    def __init__(
+        self,
+        repository: ClientRepository,
+        hasher: SecretHasher,
+        clock: Clock,
+        *,
+        secret_overlap_seconds: int = 86_400,
+    ) -> None:
         self._repository = repository
         self._hasher = hasher
         self._clock = clock
+        self._overlap_ns = secret_overlap_seconds * 1_000_000_000
         self._dummy_hash: str | None = None
 
     async def create_client(
-        self, *, name: str, scopes: Iterable[str], account_id: int | None = None
+        self,
+        *,
+        name: str,
+        scopes: Iterable[str],
+        account_id: int | None = None,
+        grant_types: Iterable[str] = (CLIENT_CREDENTIALS,),
+        redirect_uris: Iterable[str] = (),
+        public: bool = False,
+        owner_user_id: str | None = None,
     ) -> IssuedClient:
-        """Register a client; the returned secret is not stored and cannot be shown again."""
-        secret = new_client_secret()
+        """Register a client; the returned secret is not stored and cannot be shown again.
+
+        A public client (a browser console) gets no secret: `client_secret` is empty.
+        """
+        kinds = frozenset(grant_types)
+        if public and CLIENT_CREDENTIALS in kinds:
+            raise InvalidClientDefinitionError("a public client cannot use client credentials")
+        secret = "" if public else new_client_secret()
         client = register_client(
             client_id=new_client_id(),
             name=name,
-            secret_hash=await self._hasher.hash(secret),
+            secret_hash=await self._hasher.hash(secret) if secret else "",
             scopes=frozenset(scopes),
             account_id=account_id,
             created_at=self._clock.now_ns(),
+            grant_types=kinds,
+            redirect_uris=tuple(redirect_uris),
+            owner_user_id=owner_user_id,
         )
         await self._repository.add(client)
         return IssuedClient(client, secret)
 
-    async def revoke_client(self, client_id: str) -> ApiClient:
-        client = await self._repository.get(ClientId(client_id))
-        if client is None:
-            raise NotFoundError("no such client")
+    async def get(self, client_id: str) -> ApiClient | None:
+        return await self._find(client_id)
+
+    async def revoke_client(self, client_id: str, *, owner_user_id: str | None = None) -> ApiClient:
+        """Revoke a client; with `owner_user_id`, only that user's own (else NotFoundError)."""
+        client = await self._owned(client_id, owner_user_id)
         revoked = client.revoke(self._clock.now_ns())
         if revoked is not client:
             await self._repository.save(revoked)
         return revoked
 
-    async def list_clients(self) -> Sequence[ApiClient]:
+    async def rotate_secret(
+        self, client_id: str, *, owner_user_id: str | None = None
+    ) -> IssuedClient:
+        """A new secret; the previous one keeps working for the overlap, then stops."""
+        client = await self._owned(client_id, owner_user_id)
+        if not client.active or client.public:
+            raise NotFoundError("no such client")
+        secret = new_client_secret()
+        rotated = client.rotate_secret(
+            await self._hasher.hash(secret), now=self._clock.now_ns(), overlap_ns=self._overlap_ns
+        )
+        await self._repository.save(rotated)
+        return IssuedClient(rotated, secret)
+
+    async def _owned(self, client_id: str, owner_user_id: str | None) -> ApiClient:
+        client = await self._find(client_id)
+        if client is None or (owner_user_id is not None and client.owner_user_id != owner_user_id):
+            raise NotFoundError("no such client")
+        return client
+
+    async def list_clients(self, *, owner_user_id: str | None = None) -> Sequence[ApiClient]:
+        if owner_user_id is not None:
+            return await self._repository.owned_by(owner_user_id)
         return await self._repository.list()
+
+    async def identify(self, client_id: str | None, secret: str | None) -> ApiClient:
+        """The client a token request comes from: a confidential client proves its secret;
+        a public client only names itself (PKCE or the refresh token proves the rest)."""
+        if client_id is None:
+            raise InvalidClientError("client authentication is required")
+        if secret is not None:
+            return await self.authenticate(client_id, secret)
+        client = await self._find(client_id)
+        if client is None or not client.active or not client.public:
+            raise InvalidClientError("client authentication failed")
+        return client
 
     async def authenticate(self, client_id: str, secret: str) -> ApiClient:
         """The active client these credentials belong to, or InvalidClientError.
@@ -80,14 +142,24 @@ class ClientService:
         neither the answer nor its timing tells an attacker which client ids exist.
         """
         client = await self._find(client_id)
-        secret_hash = client.secret_hash if client is not None else await self._dummy()
-        matches = await self._hasher.verify(secret_hash, secret)
-        if client is None or not client.active or not matches:
+        usable = client is not None and not client.public
+        secret_hash = client.secret_hash if client is not None and usable else await self._dummy()
+        matches = len(secret) <= 256 and await self._hasher.verify(secret_hash, secret)
+        if not matches and client is not None and usable:
+            matches = await self._previous_secret_matches(client, secret)
+            if matches:
+                return client
+        if client is None or not usable or not client.active or not matches:
             raise InvalidClientError("client authentication failed")
         if self._hasher.needs_rehash(client.secret_hash):
             client = client.with_secret_hash(await self._hasher.hash(secret))
             await self._repository.save(client)
         return client
+
+    async def _previous_secret_matches(self, client: ApiClient, secret: str) -> bool:
+        if not client.active or not client.previous_secret_valid(self._clock.now_ns()):
+            return False
+        return await self._hasher.verify(client.previous_secret_hash or "", secret)
 
     async def _find(self, client_id: str) -> ApiClient | None:
         if not plausible_client_id(client_id):

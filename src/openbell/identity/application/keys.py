@@ -82,6 +82,21 @@ class KeyService:
         await self._load()
         return await self.public_keys()
 
+    async def sync(self) -> None:
+        """Reload the keys and sign with the newest active one (rotated by another process).
+
+        The key it replaces stays published for the overlap, so tokens it signed verify.
+        """
+        await self._load()
+        current = active_key(self._keys)
+        if current is not None and (self._signing is None or self._signing.kid != current.kid):
+            self._signing = self._decrypt(current)
+
+    async def stored_keys(self) -> Sequence[SigningKey]:
+        """Every stored key, newest first (public halves and dates; never decrypted)."""
+        await self._load()
+        return sorted(self._keys, key=lambda key: (key.created_at, key.kid), reverse=True)
+
     async def _load(self) -> None:
         self._keys = tuple(await self._repository.list())
 

@@ -39,3 +39,59 @@ class SigningKeyUnavailableError(IdentityError):
     """There is no usable signing key; tokens cannot be issued until one exists."""
 
     code = "server_error"
+
+
+class InvalidGrantError(IdentityError):
+    """The code, refresh token or credentials are invalid, expired, used or revoked."""
+
+    code = "invalid_grant"
+
+
+class UnauthorizedClientError(IdentityError):
+    """The client may not use this grant type."""
+
+    code = "unauthorized_client"
+
+
+class UnsupportedResponseTypeError(IdentityError):
+    code = "unsupported_response_type"
+
+
+class AccessDeniedError(IdentityError):
+    code = "access_denied"
+
+
+class LoginRequiredError(IdentityError):
+    """`prompt=none` asked for no interaction, but a login is needed (OIDC Core §3.1.2.6)."""
+
+    code = "login_required"
+
+
+class UnmetAuthenticationRequirementsError(IdentityError):
+    """The requested `acr_values` cannot be met, e.g. MFA asked of a user without it."""
+
+    code = "unmet_authentication_requirements"
+
+
+class InvalidUserDefinitionError(IdentityError):
+    """A user cannot be created as described (bad email, name or role)."""
+
+
+class WeakPasswordError(IdentityError):
+    """The password breaks the policy: too short, too long, or too common."""
+
+
+class AuthenticationFailedError(IdentityError):
+    """Sign-in failed. One message for unknown user, wrong password, locked or disabled."""
+
+    code = "invalid_grant"
+
+
+class MfaError(IdentityError):
+    """An MFA operation is not possible in the current state (nothing to confirm, ...)."""
+
+
+class StepUpRequiredError(IdentityError):
+    """The action needs a fresh multi-factor sign-in."""
+
+    code = "insufficient_user_authentication"

@@ -13,6 +13,11 @@ ADMIN = "admin"
 AUDIT = "audit"
 
 KNOWN_SCOPES = frozenset({READ, TRADE, WITHDRAW, OPS, ADMIN, AUDIT})
+OPENID = "openid"
+PROFILE = "profile"
+EMAIL = "email"
+OIDC_SCOPES = frozenset({OPENID, PROFILE, EMAIL})
+"""OpenID Connect scopes: they open userinfo claims, never an API."""
 ACCOUNT_SCOPES = frozenset({TRADE, WITHDRAW})
 """Scopes that act on a trading account, so a client holding them must name one."""
 

@@ -1,33 +1,48 @@
-"""The OAuth 2.0 token endpoint (RFC 6749) and the JWKS, as a FastAPI router.
+"""The OAuth 2.0 endpoints: token (RFC 6749), revocation (RFC 7009), introspection
+(RFC 7662), JWKS, OIDC discovery and userinfo, as a FastAPI router.
 
-The token endpoint speaks RFC 6749 §5 JSON, not problem+json: OAuth clients parse
-`error`, and that is what they get.
+These speak the OAuth error format (RFC 6749 §5.2), not problem+json: OAuth clients
+parse `error`, and that is what they get.
 """
 
 import base64
 import binascii
-from typing import Any, NamedTuple
+from typing import Annotated, Any, NamedTuple
 from urllib.parse import parse_qsl, unquote_plus
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from openbell.identity.adapters.jwt import jwks_document
-from openbell.identity.application.tokens import TokenRequest
+from openbell.identity.application.clients import ClientService
+from openbell.identity.application.tokens import REFRESH_TOKEN_PREFIX, TokenRequest
 from openbell.identity.bootstrap import Identity
 from openbell.identity.domain.errors import (
     IdentityError,
     InvalidClientError,
+    InvalidGrantError,
     InvalidRequestError,
     InvalidScopeError,
+    UnauthorizedClientError,
     UnsupportedGrantTypeError,
 )
-from openbell.identity.domain.scopes import format_scopes
-from openbell.identity.domain.tokens import AccessToken
+from openbell.identity.domain.revocation import TOKEN
+from openbell.identity.domain.scopes import EMAIL, KNOWN_SCOPES, OIDC_SCOPES, PROFILE, format_scopes
+from openbell.identity.domain.tokens import TokenGrantResult
+from openbell.identity.domain.users import UserId
+from openbell.platform.auth import Principal, require_scope
+from openbell.platform.problems import ProblemError
 
 TOKEN_PATH = "/oauth/token"  # a URL path, not a secret  # noqa: S105  # nosec B105
+AUTHORIZE_PATH = "/oauth/authorize"
+REVOKE_PATH = "/oauth/revoke"
+INTROSPECT_PATH = "/oauth/introspect"
+USERINFO_PATH = "/oauth/userinfo"
+DISCOVERY_PATH = "/.well-known/openid-configuration"
 JWKS_PATH = "/.well-known/jwks.json"
+ACCESS_TOKEN_TYPE_HINT = "access_token"  # RFC 7009 hint names  # noqa: S105  # nosec B105
+REFRESH_TOKEN_TYPE = "refresh_token"  # noqa: S105  # nosec B105
 _FORM = "application/x-www-form-urlencoded"
 _MAX_FIELDS = 16
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -35,6 +50,8 @@ _BASIC_CHALLENGE = 'Basic realm="openbell", charset="UTF-8"'
 _OAUTH_ERRORS = (
     InvalidRequestError,
     InvalidClientError,
+    InvalidGrantError,
+    UnauthorizedClientError,
     UnsupportedGrantTypeError,
     InvalidScopeError,
 )
@@ -47,6 +64,10 @@ class TokenResponse(BaseModel):
     token_type: str = Field(examples=["Bearer"])
     expires_in: int
     scope: str = Field(description="Space-separated scopes granted.")
+    refresh_token: str | None = Field(
+        default=None, description="Single-use: each refresh returns a new one."
+    )
+    id_token: str | None = Field(default=None, description="With the openid scope.")
 
 
 class OAuthErrorResponse(BaseModel):
@@ -62,23 +83,54 @@ class JsonWebKeySet(BaseModel):
     keys: list[dict[str, Any]]
 
 
-_TOKEN_REQUEST_BODY = {
-    "required": True,
-    "content": {
-        _FORM: {
-            "schema": {
-                "type": "object",
-                "required": ["grant_type"],
-                "properties": {
-                    "grant_type": {"type": "string", "enum": ["client_credentials"]},
-                    "scope": {"type": "string", "description": "Space-separated subset."},
-                    "client_id": {"type": "string", "description": "client_secret_post only."},
-                    "client_secret": {"type": "string", "description": "client_secret_post only."},
-                },
-            }
-        }
-    },
+class IntrospectionResponse(BaseModel):
+    """RFC 7662 §2.2: `active` always; the rest only for an active token."""
+
+    active: bool
+    scope: str | None = None
+    client_id: str | None = None
+    sub: str | None = None
+    token_type: str | None = None
+    exp: int | None = None
+    iat: int | None = None
+
+
+def _form_body(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    return {
+        "required": True,
+        "content": {
+            _FORM: {"schema": {"type": "object", "required": required, "properties": properties}}
+        },
+    }
+
+
+_CLIENT_FIELDS: dict[str, Any] = {
+    "client_id": {"type": "string", "description": "client_secret_post, or a public client."},
+    "client_secret": {"type": "string", "description": "client_secret_post only."},
 }
+_TOKEN_REQUEST_BODY = _form_body(
+    {
+        "grant_type": {
+            "type": "string",
+            "enum": ["client_credentials", "authorization_code", "refresh_token"],
+        },
+        "scope": {"type": "string", "description": "Space-separated subset."},
+        "code": {"type": "string"},
+        "redirect_uri": {"type": "string"},
+        "code_verifier": {"type": "string", "description": "PKCE (RFC 7636), S256 only."},
+        "refresh_token": {"type": "string"},
+        **_CLIENT_FIELDS,
+    },
+    ["grant_type"],
+)
+_TOKEN_FORM_BODY = _form_body(
+    {
+        "token": {"type": "string"},
+        "token_type_hint": {"type": "string", "enum": ["access_token", "refresh_token"]},
+        **_CLIENT_FIELDS,
+    },
+    ["token"],
+)
 
 
 class _Credentials(NamedTuple):
@@ -97,14 +149,17 @@ def _oauth_error(error: IdentityError, *, challenge: bool) -> JSONResponse:
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def _token_response(token: AccessToken) -> JSONResponse:
+def _token_response(issued: TokenGrantResult) -> JSONResponse:
+    token = issued.access
     body = TokenResponse(
         access_token=token.token,
         token_type="Bearer",  # RFC 6750's token type, not a secret  # noqa: S106  # nosec B106
         expires_in=token.expires_in,
         scope=format_scopes(token.scopes),
+        refresh_token=issued.refresh_token,
+        id_token=issued.id_token,
     )
-    return JSONResponse(body.model_dump(), headers=_NO_STORE)
+    return JSONResponse(body.model_dump(exclude_none=True), headers=_NO_STORE)
 
 
 async def _read_form(request: Request) -> dict[str, str]:
@@ -159,11 +214,89 @@ def _token_request(form: dict[str, str], credentials: _Credentials) -> TokenRequ
     if not grant_type:
         raise InvalidRequestError("grant_type is required")
     return TokenRequest(
-        grant_type, credentials.client_id, credentials.client_secret, form.get("scope")
+        grant_type,
+        credentials.client_id,
+        credentials.client_secret,
+        form.get("scope"),
+        code=form.get("code"),
+        redirect_uri=form.get("redirect_uri"),
+        code_verifier=form.get("code_verifier"),
+        refresh_token=form.get("refresh_token"),
     )
 
 
-def create_router(identity: Identity) -> APIRouter:
+async def _client_of(
+    request: Request, clients: ClientService, *, confidential: bool
+) -> tuple[Any, dict[str, str]]:
+    """The form and the client that sent it (RFC 7009 §2.1, RFC 7662 §2.1)."""
+    if "client_secret" in request.query_params or "token" in request.query_params:
+        raise InvalidRequestError("parameters belong in the body")
+    form = await _read_form(request)
+    credentials = _credentials(request, form)
+    if confidential and credentials.client_secret is None:
+        raise InvalidClientError("client authentication is required")
+    client = await clients.identify(credentials.client_id, credentials.client_secret)
+    token = form.get("token")
+    if not token:
+        raise InvalidRequestError("token is required")
+    return client, form
+
+
+def discovery_document(issuer: str) -> dict[str, Any]:
+    """OpenID Connect Discovery 1.0 / RFC 8414 metadata."""
+    base = issuer.rstrip("/")
+    return {
+        "issuer": issuer,
+        "authorization_endpoint": base + AUTHORIZE_PATH,
+        "token_endpoint": base + TOKEN_PATH,
+        "revocation_endpoint": base + REVOKE_PATH,
+        "introspection_endpoint": base + INTROSPECT_PATH,
+        "userinfo_endpoint": base + USERINFO_PATH,
+        "jwks_uri": base + JWKS_PATH,
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": [
+            "client_secret_basic",
+            "client_secret_post",
+            "none",
+        ],
+        "revocation_endpoint_auth_methods_supported": [
+            "client_secret_basic",
+            "client_secret_post",
+            "none",
+        ],
+        "introspection_endpoint_auth_methods_supported": [
+            "client_secret_basic",
+            "client_secret_post",
+        ],
+        "scopes_supported": sorted(KNOWN_SCOPES | OIDC_SCOPES),
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["EdDSA"],
+        "acr_values_supported": ["urn:openbell:acr:pwd", "urn:openbell:acr:mfa"],
+        "claims_supported": [
+            "sub",
+            "iss",
+            "aud",
+            "exp",
+            "iat",
+            "auth_time",
+            "acr",
+            "amr",
+            "nonce",
+            "email",
+            "email_verified",
+            "name",
+        ],
+        "prompt_values_supported": ["login", "none"],
+        "authorization_response_iss_parameter_supported": True,
+        "request_parameter_supported": False,
+        "request_uri_parameter_supported": False,
+    }
+
+
+def create_router(identity: Identity) -> APIRouter:  # noqa: C901  # one closure per route
     """The token endpoint and the JWKS, bound to one wired identity context."""
     router = APIRouter(tags=["identity"])
 
@@ -186,10 +319,87 @@ def create_router(identity: Identity) -> APIRouter:
             form = await _read_form(request)
             credentials = _credentials(request, form)
             challenge = challenge or credentials.client_id is None
-            issued = await identity.tokens.grant(_token_request(form, credentials))
+            issued = await identity.tokens.grant_tokens(_token_request(form, credentials))
         except _OAUTH_ERRORS as error:
             return _oauth_error(error, challenge=challenge)
         return _token_response(issued)
+
+    @router.post(
+        REVOKE_PATH,
+        summary="Revoke an access or refresh token (RFC 7009)",
+        status_code=200,
+        responses={400: {"model": OAuthErrorResponse}, 401: {"model": OAuthErrorResponse}},
+        openapi_extra={"requestBody": _TOKEN_FORM_BODY},
+    )
+    async def revoke(request: Request) -> Response:
+        """A refresh token ends its whole grant (and the grant's access tokens); an access
+        token is refused everywhere within a second. Unknown tokens answer 200 too."""
+        try:
+            client, form = await _client_of(request, identity.clients, confidential=False)
+        except _OAUTH_ERRORS as error:
+            return _oauth_error(error, challenge=True)
+        token = form["token"]
+        if token.startswith(REFRESH_TOKEN_PREFIX):
+            await identity.tokens.revoke_refresh_token(client, token)
+        else:
+            claims = await identity.verifier.signed_claims(token)
+            if claims is not None and claims.get("client_id") == client.client_id:
+                await identity.revocations.revoke(
+                    TOKEN, str(claims["jti"]), expires_at=int(claims["exp"])
+                )
+        return Response(status_code=200, headers=_NO_STORE)
+
+    @router.post(
+        INTROSPECT_PATH,
+        summary="Introspect a token (RFC 7662)",
+        response_model=IntrospectionResponse,
+        responses={400: {"model": OAuthErrorResponse}, 401: {"model": OAuthErrorResponse}},
+        openapi_extra={"requestBody": _TOKEN_FORM_BODY},
+    )
+    async def introspect(request: Request) -> JSONResponse:
+        """For confidential clients, about tokens issued to them; any other token is
+        reported inactive, so a client learns nothing of others' tokens."""
+        try:
+            client, form = await _client_of(request, identity.clients, confidential=True)
+        except _OAUTH_ERRORS as error:
+            return _oauth_error(error, challenge=True)
+        body = await _introspection(identity, client.client_id, form["token"])
+        return JSONResponse(body, headers=_NO_STORE)
+
+    @router.get(DISCOVERY_PATH, summary="OpenID Connect discovery document")
+    async def discovery() -> JSONResponse:
+        return JSONResponse(
+            discovery_document(identity.settings.issuer),
+            headers={"Cache-Control": "public, max-age=300"},
+        )
+
+    async def userinfo(
+        principal: Annotated[Principal, Depends(require_scope("openid"))],
+    ) -> JSONResponse:
+        """OIDC Core §5.3: claims about the signed-in user, as the token's scopes allow."""
+        user = await identity.users.get(UserId(principal.subject)) if principal.is_user else None
+        if user is None or not user.active:
+            raise ProblemError(
+                401,
+                "Unauthorized",
+                reason="invalid_token",
+                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            )
+        claims: dict[str, Any] = {"sub": user.user_id}
+        if EMAIL in principal.scopes:
+            claims.update(email=user.email, email_verified=user.email_verified_at is not None)
+        if PROFILE in principal.scopes:
+            claims["name"] = user.name
+        return JSONResponse(claims, headers=_NO_STORE)
+
+    for method in ("GET", "POST"):
+        router.add_api_route(
+            USERINFO_PATH,
+            userinfo,
+            methods=[method],
+            summary="Claims about the signed-in user (OIDC)",
+            operation_id=f"userinfo_{method.lower()}",
+        )
 
     @router.get(
         JWKS_PATH, summary="Public keys that verify access tokens", response_model=JsonWebKeySet
@@ -200,3 +410,47 @@ def create_router(identity: Identity) -> APIRouter:
         return JSONResponse(document, headers={"Cache-Control": "public, max-age=300"})
 
     return router
+
+
+async def _introspection(identity: Identity, client_id: str, token: str) -> dict[str, Any]:
+    inactive: dict[str, Any] = {"active": False}
+    if token.startswith(REFRESH_TOKEN_PREFIX):
+        found = await identity.tokens.refresh_token_info(token)
+        if found is None or found[0].client_id != client_id:
+            return inactive
+        refresh, grant = found
+        return {
+            "active": True,
+            "token_type": REFRESH_TOKEN_TYPE,
+            "client_id": client_id,
+            "sub": grant.user_id,
+            "scope": format_scopes(grant.scopes),
+            "exp": refresh.expires_at // 1_000_000_000,
+            "iat": refresh.created_at // 1_000_000_000,
+        }
+    claims = await identity.verifier.signed_claims(token)
+    if claims is None or claims.get("client_id") != client_id:
+        return inactive
+    if not identity.verifier.active(claims):
+        return inactive
+    shown = (
+        "scope",
+        "client_id",
+        "sub",
+        "exp",
+        "iat",
+        "nbf",
+        "jti",
+        "iss",
+        "aud",
+        "acr",
+        "amr",
+        "auth_time",
+        "acct",
+        "sid",
+    )
+    return {
+        "active": True,
+        "token_type": ACCESS_TOKEN_TYPE_HINT,
+        **{name: claims[name] for name in shown if name in claims},
+    }

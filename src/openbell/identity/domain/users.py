@@ -1,0 +1,135 @@
+"""Users: people who sign in (traders, operators, auditors), their roles and their status."""
+
+import re
+import unicodedata
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import NewType
+
+from openbell.identity.domain.errors import InvalidUserDefinitionError
+from openbell.identity.domain.scopes import ADMIN, AUDIT, OPS, READ, TRADE, WITHDRAW
+
+UserId = NewType("UserId", str)
+
+USER_ID_PREFIX = "usr_"
+MAX_EMAIL_LENGTH = 254
+MAX_NAME_LENGTH = 200
+_EMAIL = re.compile(
+    r"[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+"
+)
+
+
+class Role(StrEnum):
+    TRADER = "trader"
+    OPS = "ops"
+    ADMIN = "admin"
+    AUDITOR = "auditor"
+
+
+ROLE_SCOPES: dict[Role, frozenset[str]] = {
+    Role.TRADER: frozenset({READ, TRADE, WITHDRAW}),
+    Role.OPS: frozenset({READ, OPS}),
+    Role.ADMIN: frozenset({READ, ADMIN}),
+    Role.AUDITOR: frozenset({READ, AUDIT}),
+}
+"""Least privilege: no role implies another; an admin who also runs operations holds both."""
+
+
+class UserStatus(StrEnum):
+    PENDING = "pending"
+    """Registered; the email address is not verified yet, so the user cannot sign in."""
+    ACTIVE = "active"
+    DISABLED = "disabled"
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """A person. Email and name are PII: only the user repository stores them."""
+
+    user_id: UserId
+    email: str = field(repr=False)
+    name: str = field(repr=False)
+    password_hash: str = field(repr=False)
+    roles: frozenset[Role]
+    status: UserStatus
+    created_at: int
+    account_id: int | None = None
+    email_verified_at: int | None = None
+    password_changed_at: int | None = None
+    disabled_at: int | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.status is UserStatus.ACTIVE
+
+    @property
+    def scopes(self) -> frozenset[str]:
+        """Every scope the user's roles allow; a token gets at most these."""
+        granted: frozenset[str] = frozenset()
+        for role in self.roles:
+            granted |= ROLE_SCOPES[role]
+        return granted
+
+    @property
+    def needs_account(self) -> bool:
+        return Role.TRADER in self.roles and self.account_id is None
+
+    def verify_email(self, at: int) -> "User":
+        if self.status is not UserStatus.PENDING:
+            return self
+        return replace(self, status=UserStatus.ACTIVE, email_verified_at=at)
+
+    def with_account(self, account_id: int) -> "User":
+        return replace(self, account_id=account_id)
+
+    def with_password_hash(self, password_hash: str, *, changed_at: int | None) -> "User":
+        if changed_at is None:  # a rehash with new parameters, not a change
+            return replace(self, password_hash=password_hash)
+        return replace(self, password_hash=password_hash, password_changed_at=changed_at)
+
+    def disable(self, at: int) -> "User":
+        if self.status is UserStatus.DISABLED:
+            return self
+        return replace(self, status=UserStatus.DISABLED, disabled_at=at)
+
+    def enable(self) -> "User":
+        if self.status is not UserStatus.DISABLED:
+            return self
+        verified = self.email_verified_at is not None
+        return replace(
+            self, status=UserStatus.ACTIVE if verified else UserStatus.PENDING, disabled_at=None
+        )
+
+
+def normalize_email(email: str) -> str:
+    """The address as stored and looked up: NFKC, trimmed, the domain lower-cased.
+
+    The local part is lower-cased too: mailbox providers treat it case-insensitively in
+    practice, and two accounts differing only in case invite confusion and takeover.
+    """
+    cleaned = unicodedata.normalize("NFKC", email).strip().lower()
+    if len(cleaned) > MAX_EMAIL_LENGTH or not _EMAIL.fullmatch(cleaned):
+        raise InvalidUserDefinitionError("not a valid email address")
+    return cleaned
+
+
+def clean_name(name: str) -> str:
+    cleaned = unicodedata.normalize("NFKC", name).strip()
+    if len(cleaned) > MAX_NAME_LENGTH or not cleaned.isprintable():
+        raise InvalidUserDefinitionError(
+            f"a name is at most {MAX_NAME_LENGTH} printable characters"
+        )
+    return cleaned
+
+
+def parse_roles(roles: object) -> frozenset[Role]:
+    words = roles.split() if isinstance(roles, str) else list(roles)  # type: ignore[call-overload]
+    try:
+        chosen = frozenset(Role(word) for word in words)
+    except ValueError:
+        raise InvalidUserDefinitionError(
+            "roles are " + ", ".join(role.value for role in Role)
+        ) from None
+    if not chosen:
+        raise InvalidUserDefinitionError("a user needs at least one role")
+    return chosen
