@@ -115,11 +115,22 @@ STEP_UP_ACR = "urn:openbell:acr:mfa"
 """The `acr` of a sign-in proven with a second factor."""
 
 
-def step_up_satisfied(principal: Principal, max_age_seconds: int) -> bool:
-    """A person signed in with a second factor no more than `max_age_seconds` ago."""
+def step_up_satisfied(
+    principal: Principal, max_age_seconds: int, *, now: float, skew_seconds: int = 0
+) -> bool:
+    """A person signed in with a second factor no more than `max_age_seconds` ago.
+
+    `skew_seconds` tolerates an issuer whose clock runs slightly ahead of this one.
+    """
     if not principal.is_user or principal.acr != STEP_UP_ACR or principal.auth_time is None:
         return False
-    return 0 <= time.time() - principal.auth_time <= max_age_seconds
+    return -skew_seconds <= now - principal.auth_time <= max_age_seconds
+
+
+def _now_seconds(request: Request) -> float:
+    # Tests hand the application a clock in `app.state.clock`; servers use the wall clock.
+    clock = getattr(request.app.state, "clock", None)
+    return clock.now_ns() / 1e9 if clock is not None else time.time()
 
 
 def step_up_required(max_age_seconds: int) -> ProblemError:
@@ -148,7 +159,10 @@ class StepUpRequirement(ScopeRequirement):
 
     async def __call__(self, request: Request) -> Principal:
         principal = await super().__call__(request)
-        if not step_up_satisfied(principal, self.max_age_seconds):
+        settings = getattr(request.app.state, "settings", None)
+        skew = getattr(settings, "token_leeway_seconds", 0)
+        now = _now_seconds(request)
+        if not step_up_satisfied(principal, self.max_age_seconds, now=now, skew_seconds=skew):
             raise step_up_required(self.max_age_seconds)
         return principal
 

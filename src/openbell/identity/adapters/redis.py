@@ -1,6 +1,8 @@
 """Redis storage for what several processes must share at once: revocations and lockouts."""
 
+import asyncio
 import json
+import random
 from collections.abc import Callable, Sequence
 from typing import cast
 
@@ -20,7 +22,7 @@ redis.call('ZADD', KEYS[2], seq, ARGV[1])
 redis.call('ZADD', KEYS[3], ARGV[2], ARGV[1])
 return seq
 """
-_MAX_RETRIES = 16
+_MAX_RETRIES = 64
 
 
 class RedisRevocationStore:
@@ -67,7 +69,7 @@ class RedisThrottleStore:
     ) -> ThrottleState:
         name = self._prefix + key
         async with self._redis.pipeline(transaction=True) as pipe:
-            for _ in range(_MAX_RETRIES):
+            for attempt in range(_MAX_RETRIES):
                 try:
                     await pipe.watch(name)
                     state = change(_decode(await pipe.get(name)))
@@ -75,6 +77,9 @@ class RedisThrottleStore:
                     pipe.set(name, _encode(state), ex=max(1, ttl_seconds))
                     await pipe.execute()
                 except WatchError:
+                    # Many workers hammering one account collide; back off with jitter.
+                    ceiling = min(0.05, 0.0005 * 2**attempt)
+                    await asyncio.sleep(random.uniform(0, ceiling))  # noqa: S311  # nosec B311
                     continue
                 return state
         raise RuntimeError("throttle update kept conflicting")
