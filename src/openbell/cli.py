@@ -24,9 +24,13 @@ app = typer.Typer(
 ledger_app = typer.Typer(help="Check the ledger.", no_args_is_help=True)
 bench_app = typer.Typer(help="Measure throughput and latency.", no_args_is_help=True)
 clients_app = typer.Typer(help="Manage API clients.", no_args_is_help=True)
+users_app = typer.Typer(help="Manage users (traders, operators, auditors).", no_args_is_help=True)
+keys_app = typer.Typer(help="Manage token signing keys.", no_args_is_help=True)
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(bench_app, name="bench")
 app.add_typer(clients_app, name="clients")
+app.add_typer(users_app, name="users")
+app.add_typer(keys_app, name="keys")
 
 console = Console(stderr=True)
 
@@ -183,6 +187,27 @@ def bench_api(
     _emit(result, as_json=as_json)
 
 
+@bench_app.command("auth")
+def bench_auth(
+    seconds: Annotated[float, typer.Option(help="Duration of each timed phase.")] = 3.0,
+    workers: Annotated[int, typer.Option(help="Concurrent callers in each phase.")] = 64,
+    users: Annotated[int, typer.Option(help="Users signing in during the surge.")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
+) -> None:
+    """Login surge, token issuance and verification rates, and argon2 cost per login.
+
+    Uses the argon2 parameters of the settings (OPENBELL_ARGON2_*), production's by default.
+    """
+    from openbell.bench.auth import run_auth_bench  # noqa: PLC0415
+
+    try:
+        result = run_auth_bench(seconds=seconds, workers=workers, users=users)
+    except ValueError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from None
+    _emit(result, as_json=as_json)
+
+
 def _emit(result: dict[str, Any], *, as_json: bool) -> None:
     text = json.dumps(result, indent=2, sort_keys=False)
     if as_json:
@@ -196,23 +221,51 @@ def clients_create(
     name: Annotated[str, typer.Option(help="A name to recognise the client by.")],
     account: Annotated[int | None, typer.Option(help="Trading account it acts for.")] = None,
     scopes: Annotated[str, typer.Option(help="Space-separated scopes.")] = "read trade",
+    redirect_uri: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--redirect-uri",
+            help="Makes an authorization code client (a console) with this exact redirect "
+            "URI; repeat for more.",
+        ),
+    ] = None,
+    public: Annotated[
+        bool, typer.Option("--public", help="No secret: a browser app that proves itself by PKCE.")
+    ] = False,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Create an API client and print its secret, once."""
     from openbell.identity.bootstrap import create_api_client  # noqa: PLC0415
+    from openbell.identity.domain.errors import InvalidClientDefinitionError  # noqa: PLC0415
     from openbell.runner import prepare  # noqa: PLC0415
 
     settings = _settings(data_dir, database_url)
     asyncio.run(prepare(settings))
-    issued = asyncio.run(
-        create_api_client(settings, name=name, scopes=scopes.split(), account_id=account)
+    grant_types = (
+        ["authorization_code", "refresh_token"] if redirect_uri else ["client_credentials"]
     )
+    try:
+        issued = asyncio.run(
+            create_api_client(
+                settings,
+                name=name,
+                scopes=scopes.split(),
+                account_id=account,
+                grant_types=grant_types,
+                redirect_uris=redirect_uri or (),
+                public=public,
+            )
+        )
+    except InvalidClientDefinitionError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from None
     sys.stdout.write(
         json.dumps({"client_id": issued.client.client_id, "client_secret": issued.client_secret})
         + "\n"
     )
-    console.print("[yellow]Store the secret now: it is shown only once.[/yellow]")
+    if issued.client_secret:
+        console.print("[yellow]Store the secret now: it is shown only once.[/yellow]")
 
 
 @clients_app.command("list")
@@ -247,7 +300,129 @@ def clients_revoke(
     except NotFoundError:
         console.print("[red]No such client[/red]")
         raise typer.Exit(1) from None
-    console.print(f"revoked {client_id}")
+    console.print(f"revoked {client_id}; its tokens are refused within a second")
+
+
+def _read_password(password_stdin: bool) -> str:
+    # Never from argv: command lines show up in `ps` and shell history.
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    password: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return password
+
+
+@users_app.command("create")
+def users_create(
+    email: Annotated[str, typer.Option(help="The user's email address (their sign-in name).")],
+    role: Annotated[
+        list[str], typer.Option(help="trader, ops, admin or auditor; repeat for more.")
+    ],
+    name: Annotated[str, typer.Option(help="Display name.")] = "",
+    account: Annotated[
+        int | None, typer.Option(help="Existing trading account of a trader (else a new one).")
+    ] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create a verified user; a trader without --account gets one at first sign-in."""
+    from openbell.identity.bootstrap import create_user  # noqa: PLC0415
+    from openbell.identity.domain.errors import (  # noqa: PLC0415
+        InvalidUserDefinitionError,
+        WeakPasswordError,
+    )
+    from openbell.identity.domain.users import parse_roles  # noqa: PLC0415
+    from openbell.runner import prepare  # noqa: PLC0415
+    from openbell.shared.errors import ConflictError  # noqa: PLC0415
+
+    settings = _settings(data_dir, database_url)
+    try:
+        roles = parse_roles(role)
+        password = _read_password(password_stdin)
+        asyncio.run(prepare(settings))
+        user = asyncio.run(
+            create_user(
+                settings, email=email, password=password, roles=roles, name=name, account_id=account
+            )
+        )
+    except (InvalidUserDefinitionError, WeakPasswordError) as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from None
+    except ConflictError:
+        console.print("[red]A user with this email or account exists already[/red]")
+        raise typer.Exit(1) from None
+    sys.stdout.write(json.dumps({"user_id": user.user_id, "account_id": user.account_id}) + "\n")
+
+
+@users_app.command("disable")
+def users_disable(user_id: str, data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
+    """Disable a user: no sign-in; their sessions, tokens and API clients end within a second."""
+    from openbell.identity.bootstrap import disable_user  # noqa: PLC0415
+    from openbell.shared.errors import NotFoundError  # noqa: PLC0415
+
+    settings = _settings(data_dir, database_url)
+    try:
+        asyncio.run(disable_user(settings, user_id))
+    except NotFoundError:
+        console.print("[red]No such user[/red]")
+        raise typer.Exit(1) from None
+    console.print(f"disabled {user_id}")
+
+
+@users_app.command("list")
+def users_list(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
+    """List users (ids, roles, status; never credentials)."""
+    from openbell.identity.bootstrap import list_users  # noqa: PLC0415
+
+    settings = _settings(data_dir, database_url)
+    table = Table("user_id", "email", "roles", "status", "account")
+    for user in asyncio.run(list_users(settings)):
+        table.add_row(
+            user.user_id,
+            user.email,
+            " ".join(sorted(role.value for role in user.roles)),
+            user.status.value,
+            str(user.account_id or ""),
+        )
+    Console().print(table)
+
+
+@keys_app.command("rotate")
+def keys_rotate(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
+    """Make a new signing key. Running servers sign with it within seconds; the old key
+    stays in the JWKS for OPENBELL_SIGNING_KEY_OVERLAP_SECONDS so its tokens still verify."""
+    from openbell.identity.bootstrap import rotate_signing_key  # noqa: PLC0415
+    from openbell.runner import prepare  # noqa: PLC0415
+
+    settings = _settings(data_dir, database_url)
+    asyncio.run(prepare(settings))
+    kid = asyncio.run(rotate_signing_key(settings))
+    sys.stdout.write(json.dumps({"kid": kid}) + "\n")
+
+
+@keys_app.command("list")
+def keys_list(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
+    """List signing keys, newest first: which signs, which are retired and since when."""
+    from openbell.identity.bootstrap import list_signing_keys  # noqa: PLC0415
+
+    settings = _settings(data_dir, database_url)
+    table = Table("kid", "algorithm", "created", "retired")
+    for key in asyncio.run(list_signing_keys(settings)):
+        table.add_row(
+            key.kid,
+            key.algorithm,
+            _when(key.created_at),
+            "" if key.retired_at is None else _when(key.retired_at),
+        )
+    Console().print(table)
+
+
+def _when(nanoseconds: int) -> str:
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    return datetime.fromtimestamp(nanoseconds / 1e9, tz=UTC).isoformat(timespec="seconds")
 
 
 if __name__ == "__main__":  # pragma: no cover
