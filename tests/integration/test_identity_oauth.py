@@ -377,7 +377,12 @@ async def test_a_forged_csrf_field_is_refused(oauth):
 
 @pytest.mark.parametrize(
     "headers",
-    [{"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "cross-site"}, {"Origin": "null"}],
+    [
+        {"Origin": "https://evil.example"},
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Sec-Fetch-Site": "same-site"},
+        {"Origin": "null", "Sec-Fetch-Site": "cross-site"},
+    ],
 )
 async def test_a_cross_site_form_post_is_refused(oauth, headers):
     await oauth.user()

@@ -302,11 +302,14 @@ class LoginPage:
         return value if value is not None and _CSRF_PATTERN.fullmatch(value) else None
 
     def _same_origin(self, request: Request) -> bool:
+        """Refuse what the browser says came from another site. Under the page's
+        `Referrer-Policy: no-referrer` browsers send `Origin: null` even for its own form,
+        so a null origin counts on Sec-Fetch-Site and, always, the CSRF binding."""
         if request.headers.get("sec-fetch-site", "same-origin") not in {"same-origin", "none"}:
             return False
         origin = request.headers.get("origin")
         if origin is None or origin == "null":
-            return origin is None
+            return True
         own = f"{request.url.scheme}://{request.headers.get('host', '')}"
         return origin in {own, self._issuer_origin}
 

@@ -1,0 +1,246 @@
+"""A real browser signs in on the login page of a real server, under its CSP.
+
+Chromium (Debian's) loads /oauth/authorize from `openbell up`, types the credentials and
+submits; the test asserts the page raised no CSP violation, requested nothing but itself,
+and that the browser was redirected to the client with a code the client can exchange.
+"""
+
+import asyncio
+import base64
+import hashlib
+import http.server
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import httpx
+import pytest
+import websockets
+
+from openbell.identity.bootstrap import create_api_client, create_user
+from openbell.identity.domain.users import Role
+from openbell.migrations import upgrade_database
+from openbell.platform.settings import Settings
+
+pytestmark = pytest.mark.slow
+
+PASSWORD = "correct horse battery staple"
+RECORD_VIOLATIONS = (
+    "window.__violations = [];"
+    "document.addEventListener('securitypolicyviolation', e => "
+    "window.__violations.push(e.violatedDirective + ' ' + e.blockedURI));"
+)
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class DevTools:
+    """Just enough of the Chrome DevTools Protocol to drive one page."""
+
+    def __init__(self, connection):
+        self.connection = connection
+        self.next_id = 0
+        self.events = []
+
+    async def call(self, method, **params):
+        self.next_id += 1
+        call_id = self.next_id
+        await self.connection.send(json.dumps({"id": call_id, "method": method, "params": params}))
+        while True:
+            message = json.loads(await self.connection.recv())
+            if message.get("id") == call_id:
+                return message.get("result", {})
+            self.events.append(message)
+
+    async def evaluate(self, expression):
+        result = await self.call("Runtime.evaluate", expression=expression, returnByValue=True)
+        return result["result"].get("value")
+
+    async def wait_for(self, expression, seconds=15):
+        deadline = time.monotonic() + seconds
+        while not await self.evaluate(expression):
+            if time.monotonic() > deadline:
+                pytest.fail(f"timed out waiting for {expression}")
+            await asyncio.sleep(0.1)
+
+
+@pytest.fixture
+def chromium(tmp_path):
+    binary = shutil.which("chromium") or shutil.which("chromium-browser")
+    if binary is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI needs Chromium for the browser test; .ci/run installs it")
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    profile = tmp_path / "profile"
+    command = [binary, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
+    command += ["--remote-debugging-port=0", f"--user-data-dir={profile}", "about:blank"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        port_file = profile / "DevToolsActivePort"
+        for _ in range(200):
+            if port_file.exists() and port_file.read_text().strip():
+                break
+            time.sleep(0.05)
+        port = int(port_file.read_text().splitlines()[0])
+        targets = httpx.get(f"http://127.0.0.1:{port}/json", timeout=5).json()
+        yield next(target["webSocketDebuggerUrl"] for target in targets if target["type"] == "page")
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture
+def callback():
+    """The client's redirect URI: a tiny server that remembers the query it was sent."""
+    received = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # the stdlib's naming
+            received.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.end_headers()
+            self.wfile.write(b"signed in")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/callback", received
+    server.shutdown()
+
+
+@pytest.fixture
+def platform(tmp_path, callback):
+    port = free_port()
+    env = {
+        **os.environ,
+        "OPENBELL_ISSUER": f"http://127.0.0.1:{port}",
+        "OPENBELL_ARGON2_TIME_COST": "1",
+        "OPENBELL_ARGON2_MEMORY_COST_KIB": "1024",
+    }
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        issuer=env["OPENBELL_ISSUER"],
+        argon2_time_cost=1,
+        argon2_memory_cost_kib=1024,
+    )
+
+    async def seed():
+        settings.data_dir.mkdir(parents=True)
+        await upgrade_database(settings.resolved_database_url)
+        await create_user(
+            settings, email="dana@example.com", password=PASSWORD, roles=[Role.TRADER]
+        )
+        issued = await create_api_client(
+            settings,
+            name="openbell console",
+            scopes=["openid", "read", "trade"],
+            grant_types=["authorization_code", "refresh_token"],
+            redirect_uris=[callback[0]],
+            public=True,
+        )
+        return issued.client_id
+
+    client_id = asyncio.run(seed())
+    command = [sys.executable, "-m", "openbell.cli", "up", "--port", str(port)]
+    command += ["--data-dir", str(settings.data_dir)]
+    log = (tmp_path / "server.log").open("wb")
+    process = subprocess.Popen(command, env=env, stdout=log, stderr=log)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                if httpx.get(f"{base}/readyz", timeout=0.5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        else:
+            pytest.fail("the platform did not start: " + (tmp_path / "server.log").read_text())
+        yield base, client_id, tmp_path / "server.log"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+
+
+async def test_a_browser_signs_in_under_the_csp_and_lands_on_the_client(
+    platform, chromium, callback
+):
+    base, client_id, _ = platform
+    redirect_uri, received = callback
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+    query = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": redirect_uri,
+        "scope": "openid read trade",
+        "state": "browser-state",
+        "code_challenge": challenge.rstrip(b"=").decode(),
+        "code_challenge_method": "S256",
+    }
+    async with websockets.connect(chromium, max_size=None) as connection:
+        browser = DevTools(connection)
+        for domain in ("Page", "Runtime", "Log", "Network"):
+            await browser.call(f"{domain}.enable")
+        await browser.call("Page.addScriptToEvaluateOnNewDocument", source=RECORD_VIOLATIONS)
+        await browser.call("Page.navigate", url=f"{base}/oauth/authorize?{urlencode(query)}")
+        await browser.wait_for("document.querySelector('#password') !== null")
+        violations = await browser.evaluate("window.__violations")
+        await browser.evaluate(
+            "document.querySelector('#email').value = 'dana@example.com';"
+            f"document.querySelector('#password').value = '{PASSWORD}';"
+            "document.querySelector('form').requestSubmit();"
+        )
+        deadline = time.monotonic() + 15
+        while not received and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        await browser.wait_for("document.body && document.body.innerText.includes('signed in')")
+    assert violations == []
+    security_logs = [
+        event["params"]["entry"]["text"]
+        for event in browser.events
+        if event.get("method") == "Log.entryAdded"
+        and event["params"]["entry"]["source"] == "security"
+    ]
+    assert security_logs == []
+    requested = {
+        event["params"]["request"]["url"]
+        for event in browser.events
+        if event.get("method") == "Network.requestWillBeSent"
+    }
+    client_origin = redirect_uri.removesuffix("/callback")
+    assert all(url.startswith((base + "/", client_origin + "/")) for url in requested), requested
+    (path,) = received
+    params = parse_qs(urlsplit(path).query)
+    assert params["state"] == ["browser-state"]
+    assert params["iss"] == [base]
+    exchanged = httpx.post(
+        f"{base}/oauth/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": params["code"][0],
+            "redirect_uri": redirect_uri,
+            "code_verifier": verifier,
+            "client_id": client_id,
+        },
+    )
+    assert exchanged.status_code == 200, exchanged.text
+    token = exchanged.json()["access_token"]
+    balances = httpx.get(f"{base}/v1/balances", headers={"Authorization": f"Bearer {token}"})
+    assert balances.status_code == 200
