@@ -19,7 +19,6 @@ from openbell.core.application.sequencer import (
 from openbell.core.application.snapshots import Snapshotter
 from openbell.core.domain.exchange import Exchange
 from openbell.core.domain.state import state_hash
-from openbell.shared.errors import UnavailableError
 from openbell.shared.time import FixedClock
 
 from builders import listing
@@ -119,14 +118,15 @@ async def test_a_failed_write_that_never_landed_fails_the_batch_and_loses_nothin
     await sequencer.stop()
 
 
-async def test_a_write_that_landed_before_failing_is_applied_and_a_retry_finds_it():
+async def test_a_write_that_landed_before_failing_is_applied_and_answered():
     storage = InMemoryStorage()
     journal = FailingJournal(storage, written=True)
     sequencer = await started(journal)
     journal.armed = True
-    with pytest.raises(UnavailableError):
-        await sequencer.execute(place(1, "landed"))
+    answered = await sequencer.execute(place(1, "landed"))
+    assert isinstance(answered.result, OrderView)
     landed = sequencer.exchange.client_order_ids[(1, "landed")]
+    assert answered.result.order_id == landed
     retried = await sequencer.execute(place(1, "landed"))
     assert isinstance(retried.result, DuplicateOrder)
     assert retried.result.order_id == landed
@@ -249,4 +249,29 @@ async def test_another_writer_taking_over_stops_the_sequencer():
     assert not sequencer.running
     with pytest.raises(SequencerUnavailableError):
         sequencer.submit(place(1, "y"))
+    await sequencer.stop()
+
+
+async def test_a_failed_write_with_another_queued_behind_it_answers_exactly_what_is_durable():
+    storage = InMemoryStorage()
+    journal = FailingJournal(storage, written=True)
+    sequencer = await started(journal, max_batch=8)
+    journal.armed = True
+    futures = [sequencer.submit(place(1, f"p{i}")) for i in range(40)]
+    results = await asyncio.gather(*futures, return_exceptions=True)
+    answered = [r for r in results if not isinstance(r, BaseException)]
+    refused = [r for r in results if isinstance(r, BaseException)]
+    assert all(isinstance(error, SequencerUnavailableError) for error in refused)
+    reader = InMemoryJournal(storage, read_only=True)
+    await reader.open()
+    durable = {
+        entry.command.client_order_id
+        async for entry in reader.read()
+        if isinstance(entry.command, PlaceOrder)
+    }
+    assert {outcome.command.client_order_id for outcome in answered} <= durable
+    replayed = await recover(reader, None, decode_state)
+    assert state_hash(replayed.exchange) == state_hash(sequencer.exchange)
+    retried = await asyncio.gather(*(sequencer.execute(place(1, f"p{i}")) for i in range(40)))
+    assert len({outcome.result.order_id for outcome in retried}) == 40
     await sequencer.stop()

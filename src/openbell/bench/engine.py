@@ -79,7 +79,8 @@ QUOTE_FUNDS = 10**18
 BASE_FUNDS = 10**15
 WARMUP_COMMANDS = 20_000
 CHUNK = 1024
-JOURNAL_WINDOW = 1_000
+JOURNAL_WINDOW = 8192
+"""Commands kept in flight: enough for two full batches, as many concurrent clients would."""
 BPS = 10_000
 TIME_IN_FORCE_ENUM = {GTC: TimeInForce.GTC, IOC: TimeInForce.IOC, FOK: TimeInForce.FOK}
 

@@ -2,11 +2,14 @@
 
 Callers `submit` a command and await its outcome. The sequencer drains its inbox
 in batches; each batch is stamped, appended to the journal in one durable write
-(group commit), applied in order, published, and only then are the callers'
-futures completed. So an outcome a caller has seen is always in the journal.
+(group commit), applied in order once that write is durable, published, and only
+then are the callers' futures completed. So an outcome a caller has seen, and any
+state a reader can observe, is always in the journal. The next batch's write is
+started before a batch is applied, so disk and CPU work overlap.
 """
 
 import asyncio
+import contextlib
 import heapq
 import logging
 from collections import deque
@@ -38,6 +41,16 @@ class SequencerUnavailableError(UnavailableError):
 
 class SequencerOverloadedError(SequencerUnavailableError, OverloadedError):
     """The inbox is full; the caller should back off and retry."""
+
+
+PIPELINE_DEPTH = 2
+"""Batches whose journal writes may be in flight at once."""
+
+
+class _Batch(NamedTuple):
+    entries: list[JournalEntry]
+    callers: list[tuple[Command, "asyncio.Future[Outcome]"]]
+    write: "asyncio.Future[None]"
 
 
 class SequencerStats(NamedTuple):
@@ -77,6 +90,7 @@ class Sequencer:
         self._accepting = False
         self._failure: BaseException | None = None
         self._last_timestamp = 0
+        self._next_sequence = exchange.sequence + 1
         self._batches = self._commands = self._largest_batch = 0
         self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
 
@@ -141,47 +155,67 @@ class Sequencer:
         await future
 
     async def _run(self) -> None:
+        pipeline: deque[_Batch] = deque()
         try:
-            while self._inbox or self._accepting:
-                if not self._inbox:
+            while self._inbox or self._accepting or pipeline:
+                self._top_up(pipeline)
+                if not pipeline:
                     self._wakeup.clear()
                     await self._wakeup.wait()
                     continue
-                await self._process(self._take_batch())
+                await self._finish_oldest(pipeline)
         except Exception as error:  # noqa: BLE001  # fail-stop: record, refuse, report
+            for batch in pipeline:
+                _fail_all(batch.callers, SequencerUnavailableError("the core stopped"))
             self._fail(error)
+
+    def _top_up(self, pipeline: "deque[_Batch]") -> None:
+        """Start journal writes for queued commands, up to the pipeline's depth.
+
+        A batch is written while the one before it is applied, so the fsync of one
+        overlaps the matching of the other; nothing is applied before it is durable.
+        """
+        while self._inbox and len(pipeline) < PIPELINE_DEPTH:
+            callers = self._take_batch()
+            timestamp = max(self._clock.now_ns(), self._last_timestamp)
+            self._last_timestamp = timestamp
+            first = self._next_sequence
+            self._next_sequence = first + len(callers)
+            entries = [
+                JournalEntry(first + index, timestamp, command)
+                for index, (command, _) in enumerate(callers)
+            ]
+            write = asyncio.ensure_future(self._journal.append(entries))
+            pipeline.append(_Batch(entries, callers, write))
 
     def _take_batch(self) -> list[tuple[Command, "asyncio.Future[Outcome]"]]:
         inbox = self._inbox
         size = min(len(inbox), self._max_batch)
         return [inbox.popleft() for _ in range(size)]
 
-    async def _process(self, batch: list[tuple[Command, "asyncio.Future[Outcome]"]]) -> None:
-        timestamp = max(self._clock.now_ns(), self._last_timestamp)
-        first = self.exchange.sequence + 1
-        entries = [
-            JournalEntry(first + index, timestamp, command)
-            for index, (command, _) in enumerate(batch)
-        ]
+    async def _finish_oldest(self, pipeline: "deque[_Batch]") -> None:
+        batch = pipeline[0]
         try:
-            await self._journal.append(entries)
+            await batch.write
         except Exception:
             logger.exception("journal append failed; reconciling before taking more commands")
-            _fail_all(batch, SequencerUnavailableError("the journal write failed; retry"))
-            await self._reconcile()
+            await self._reconcile(pipeline)
             return
-        self._last_timestamp = timestamp
+        pipeline.popleft()
+        self._top_up(pipeline)
+        if pipeline:
+            await asyncio.sleep(0)  # let the next write reach its thread or socket first
         try:
-            self._apply(entries, batch)
+            self._apply(batch.entries, batch.callers)
         except Exception:
-            _fail_all(batch, SequencerUnavailableError("the core stopped"))
+            _fail_all(batch.callers, SequencerUnavailableError("the core stopped"))
             raise
 
     def _apply(
         self,
         entries: list[JournalEntry],
         batch: list[tuple[Command, "asyncio.Future[Outcome]"]] | None,
-    ) -> None:
+    ) -> list[Outcome]:
         apply = self.exchange.apply
         outcomes = [apply(entry.command, entry.sequence, entry.timestamp) for entry in entries]
         self._batches += 1
@@ -196,6 +230,7 @@ class Sequencer:
         self._notify_committed()
         if self._snapshotter is not None:
             self._snapshotter.maybe_take(self.exchange, len(outcomes))
+        return outcomes
 
     def _notify_committed(self) -> None:
         waiters, committed = self._waiters, self.committed_sequence
@@ -204,16 +239,38 @@ class Sequencer:
             if not future.done():
                 future.set_result(None)
 
-    async def _reconcile(self) -> None:
-        """After a failed append, learn from the journal whether the batch became durable.
+    async def _reconcile(self, pipeline: "deque[_Batch]") -> None:
+        """After a failed append, learn from the journal what became durable.
 
-        A write can fail after it committed (a connection lost during COMMIT), so the
-        journal, not the error, says what happened; whatever it holds beyond our state
-        is applied before any new command is taken.
+        A write can fail after it committed (a connection lost during COMMIT), and a
+        later write queued behind it may have landed too; the journal, not the error,
+        says what happened. Whatever it holds beyond our state is applied and answered;
+        every other command in flight fails with SequencerUnavailableError.
         """
+        waiting: dict[int, asyncio.Future[Outcome] | None] = {}
+        for batch in pipeline:
+            with contextlib.suppress(Exception):
+                await batch.write
+            for entry, (_, caller) in zip(batch.entries, batch.callers, strict=True):
+                waiting[entry.sequence] = caller
+        pipeline.clear()
+        try:
+            durable = await self._read_durable()
+            for outcome in self._apply(durable, None) if durable else []:
+                answered = waiting.pop(outcome.sequence, None)
+                if answered is not None and not answered.done():
+                    answered.set_result(outcome)
+        finally:
+            error = SequencerUnavailableError("the journal write failed; retry")
+            for pending in waiting.values():
+                if pending is not None and not pending.done():
+                    pending.set_exception(error)
+            self._next_sequence = self.exchange.sequence + 1
+
+    async def _read_durable(self) -> list[JournalEntry]:
         while True:
             try:
-                durable = [
+                return [
                     entry
                     async for entry in self._journal.read(after_sequence=self.exchange.sequence)
                 ]
@@ -222,11 +279,6 @@ class Sequencer:
             except Exception:  # noqa: BLE001  # any other failure means: still unreachable, wait
                 logger.warning("journal still unavailable; retrying")
                 await asyncio.sleep(self._retry_seconds)
-                continue
-            if durable:
-                self._apply(durable, None)
-                self._last_timestamp = max(self._last_timestamp, durable[-1].timestamp)
-            return
 
     def _fail(self, error: BaseException) -> None:
         self._failure = error
