@@ -130,6 +130,8 @@ def bench_engine(
     save: Annotated[
         Path | None, typer.Option(help="Write the generated stream as JSON Lines.")
     ] = None,
+    rivals: Annotated[str | None, typer.Option(help="Only these rivals, comma-separated.")] = None,
+    rival_budget: Annotated[float, typer.Option(help="Seconds each rival may take.")] = 60.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
 ) -> None:
     """Time the core state machine on exchange-core's order-flow mix or a workload file."""
@@ -155,6 +157,8 @@ def bench_engine(
             database_url=database_url,
             compare=compare,
             save=save,
+            rivals=rivals.split(",") if rivals else None,
+            rival_budget_seconds=rival_budget,
         )
     except WorkloadError as error:
         console.print(f"[red]{error}[/red]")
