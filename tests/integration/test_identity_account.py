@@ -495,3 +495,55 @@ async def test_the_totp_uri_names_the_issuer_and_user(oauth):
     assert parsed.issuer == "openbell"
     assert parsed.name == "alice@example.com"
     assert len(setup["secret"]) >= 32
+
+
+async def test_a_trader_narrows_an_api_clients_scopes_and_its_old_tokens_die(oauth):
+    tokens, _, _ = await mfa_tokens(oauth)
+    headers = bearer(tokens["access_token"])
+    body = (
+        await oauth.http.post(
+            "/v1/me/clients", json={"name": "bot", "scopes": ["read", "trade"]}, headers=headers
+        )
+    ).json()
+    auth = (body["client_id"], body["client_secret"])
+    grant = {"grant_type": "client_credentials"}
+    old = (await oauth.http.post("/oauth/token", data=grant, auth=auth)).json()["access_token"]
+    changed = await oauth.http.patch(
+        f"/v1/me/clients/{body['client_id']}", json={"scopes": ["read"]}, headers=headers
+    )
+    assert changed.status_code == 200
+    assert changed.json()["scopes"] == ["read"]
+    assert not oauth.identity.verifier.active(await oauth.identity.verifier.signed_claims(old))
+    oauth.clock.advance(SECOND)
+    new = (await oauth.http.post("/oauth/token", data=grant, auth=auth)).json()
+    assert new["scope"] == "read"
+    for scopes in (["read", "withdraw"], ["admin"], []):
+        refused = await oauth.http.patch(
+            f"/v1/me/clients/{body['client_id']}", json={"scopes": scopes}, headers=headers
+        )
+        assert refused.status_code == 422
+
+
+async def test_another_users_client_scopes_cannot_be_changed(oauth):
+    alice, _, _ = await mfa_tokens(oauth, "alice@example.com")
+    bob, _, _ = await mfa_tokens(oauth, "bob@example.com")
+    body = (
+        await oauth.http.post(
+            "/v1/me/clients",
+            json={"name": "alice bot", "scopes": ["read"]},
+            headers=bearer(alice["access_token"]),
+        )
+    ).json()
+    response = await oauth.http.patch(
+        f"/v1/me/clients/{body['client_id']}",
+        json={"scopes": ["read", "trade"]},
+        headers=bearer(bob["access_token"]),
+    )
+    assert response.status_code == 404
+    assert response.json()["reason"] == "client_not_found"
+
+
+async def test_identity_is_ready_only_while_revocations_are_fresh(oauth):
+    assert await oauth.identity.ready()
+    oauth.identity.revocations._synced_at -= 60
+    assert not await oauth.identity.ready()

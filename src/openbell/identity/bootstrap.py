@@ -176,7 +176,8 @@ class Identity:
                 await connection.execute(text("SELECT 1"))
         if self.redis is not None:
             await self.redis.ping()
-        return True
+        # Polled every fraction of a second: a long silence means the store is unreachable.
+        return self.revocations.fresh(max(2.0, 8 * self.settings.revocation_poll_seconds))
 
 
 def key_encryption_key(settings: Settings) -> bytes:

@@ -2,7 +2,7 @@
 
 import secrets
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from openbell.identity.application.ports import ClientRepository, SecretHasher
 from openbell.identity.domain.clients import (
@@ -111,6 +111,25 @@ class ClientService:
         )
         await self._repository.save(rotated)
         return IssuedClient(rotated, secret)
+
+    async def change_scopes(
+        self, client_id: str, scopes: Iterable[str], *, owner_user_id: str | None = None
+    ) -> ApiClient:
+        """Give an active client credentials client new scopes (checked as at creation)."""
+        client = await self._owned(client_id, owner_user_id)
+        if not client.active or client.grant_types != {CLIENT_CREDENTIALS}:
+            raise NotFoundError("no such client")
+        checked = register_client(
+            client_id=client.client_id,
+            name=client.name,
+            secret_hash=client.secret_hash,
+            scopes=frozenset(scopes),
+            account_id=client.account_id,
+            created_at=client.created_at,
+        )
+        changed = replace(client, scopes=checked.scopes)
+        await self._repository.save(changed)
+        return changed
 
     async def _owned(self, client_id: str, owner_user_id: str | None) -> ApiClient:
         client = await self._find(client_id)

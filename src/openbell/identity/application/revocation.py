@@ -8,6 +8,7 @@ CLI) arrive through the shared store, which a background task polls.
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Iterable
 
 from openbell.identity.application.ports import RevocationStore
@@ -35,6 +36,7 @@ class RevocationService:
         self._cursor = 0
         self._task: asyncio.Task[None] | None = None
         self.last_sync_ns: int | None = None
+        self._synced_at: float | None = None
 
     def _now(self) -> int:
         return self._clock.now_ns() // NANOSECONDS
@@ -66,6 +68,13 @@ class RevocationService:
         if len(self._revoked) > 1024 or entries:
             self._revoked = {k: e for k, e in self._revoked.items() if e.expires_at > now}
         self.last_sync_ns = self._clock.now_ns()
+        self._synced_at = time.monotonic()
+
+    def fresh(self, within_seconds: float) -> bool:
+        """Whether revocations made elsewhere were fetched lately: if not, tokens revoked
+        by another process might still pass here, so the process should not take traffic."""
+        synced = self._synced_at
+        return synced is not None and time.monotonic() - synced <= within_seconds
 
     def _apply(self, entries: Iterable[Revocation]) -> None:
         for entry in entries:

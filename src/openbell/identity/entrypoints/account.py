@@ -96,6 +96,10 @@ class CreateClientRequest(_Strict):
     scopes: list[str] = Field(min_length=1, max_length=8)
 
 
+class ChangeScopesRequest(_Strict):
+    scopes: list[str] = Field(min_length=1, max_length=8)
+
+
 class ClientResponse(BaseModel):
     client_id: str
     name: str
@@ -328,6 +332,38 @@ def create_account_router(identity: Identity) -> APIRouter:  # noqa: C901, PLR09
         revoked = await identity.clients.revoke_client(client.client_id, owner_user_id=user.user_id)
         await identity.revocations.revoke(CLIENT, revoked.client_id)
         return _client_response(revoked)
+
+    @router.patch(
+        "/me/clients/{client_id}",
+        summary="Change one of your API clients' scopes",
+        responses={
+            **_AUTH,
+            404: {"description": "No such client of yours", **_PROBLEM},
+            422: {"description": "Scopes beyond yours, or withdraw", **_PROBLEM},
+        },
+    )
+    async def change_client_scopes(
+        client_id: ClientIdPath,
+        body: ChangeScopesRequest,
+        principal: Annotated[Principal, Depends(stepped_up)],
+    ) -> ClientResponse:
+        """Its tokens issued so far are refused within a second; new ones carry the new
+        scopes."""
+        user = await user_of(principal)
+        client = await _owned(identity, client_id, user)
+        scopes = frozenset(body.scopes)
+        if WITHDRAW in scopes or not scopes <= user.scopes:
+            raise _problem(422, "invalid_scope", "Scopes must be among your own, not withdraw.")
+        try:
+            changed = await identity.clients.change_scopes(
+                client.client_id, scopes, owner_user_id=user.user_id
+            )
+        except InvalidClientDefinitionError as error:
+            raise _problem(422, "invalid_client", str(error)) from None
+        except NotFoundError:
+            raise _problem(404, "client_not_found", "No such client.") from None
+        await identity.revocations.revoke(CLIENT, changed.client_id)
+        return _client_response(changed)
 
     @router.post(
         "/me/clients/{client_id}/secret",
