@@ -3,6 +3,7 @@
 import statistics
 import time
 
+import pyotp
 import pytest
 
 from openbell.identity.bootstrap import build_in_memory_identity
@@ -220,3 +221,23 @@ async def test_sign_in_outcomes_are_counted_for_the_anomaly_detector(identity, c
     assert totals["password", "success"] == 1
     assert totals["password", "failure"] == 1
     assert identity.events.failures_by_address["203.0.113.7"] == 1
+
+
+async def test_knowing_the_password_does_not_reset_the_count_of_wrong_second_factors(
+    identity, clock
+):
+    # Otherwise an attacker with the password could guess codes forever, resetting the
+    # account's count with a correct password between rounds.
+    alice = await identity.users._users.by_email("alice@example.com")
+    setup = await identity.mfa.begin_totp(alice.user_id, "alice@example.com")
+    await identity.mfa.confirm_totp(
+        alice.user_id, pyotp.TOTP(setup.secret).at(clock.now_ns() // SECOND)
+    )
+    for _ in range(5):
+        clock.advance(2 * SECOND)
+        assert await attempt(identity, "alice@example.com", PASSWORD) == "ok"
+        clock.advance(2 * SECOND)
+        with pytest.raises(AuthenticationFailedError):
+            await identity.login.check_second_factor(alice, "000000", address="203.0.113.7")
+    clock.advance(2 * SECOND)
+    assert await attempt(identity, "alice@example.com", PASSWORD) != "ok"

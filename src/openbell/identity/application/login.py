@@ -91,7 +91,10 @@ class LoginService:
         if user is None or not matches or not user.active:
             await self._fail(account_key, address, "password")
             raise AuthenticationFailedError(FAILED)
-        await self._throttle.reset(account_key)
+        if not await self._mfa.enrolled(user.user_id):
+            # With a second factor the count runs on until that passes too: otherwise
+            # whoever knows the password could reset it between rounds of code guesses.
+            await self._throttle.reset(account_key)
         if self._hasher.needs_rehash(user.password_hash):
             rehashed = await self._hasher.hash(password)
             user = user.with_password_hash(rehashed, changed_at=None)
