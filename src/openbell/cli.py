@@ -375,6 +375,21 @@ def users_disable(user_id: str, data_dir: DataDir = None, database_url: Database
     console.print(f"disabled {user_id}")
 
 
+@users_app.command("enable")
+def users_enable(user_id: str, data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
+    """Let a disabled user sign in again (their old sessions and API clients stay ended)."""
+    from openbell.identity.bootstrap import enable_user  # noqa: PLC0415
+    from openbell.shared.errors import NotFoundError  # noqa: PLC0415
+
+    settings = _settings(data_dir, database_url)
+    try:
+        asyncio.run(enable_user(settings, user_id))
+    except NotFoundError:
+        console.print("[red]No such user[/red]")
+        raise typer.Exit(1) from None
+    console.print(f"enabled {user_id}")
+
+
 @users_app.command("list")
 def users_list(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
     """List users (ids, roles, status; never credentials)."""

@@ -46,6 +46,9 @@ def test_users_are_created_listed_and_disabled(run):
     assert disabled.exit_code == 0
     assert "disabled" in run("users", "list").stdout
     assert run("users", "disable", "usr_nope").exit_code == 1
+    assert run("users", "enable", user_id).exit_code == 0
+    assert "active" in run("users", "list").stdout
+    assert run("users", "enable", "usr_nope").exit_code == 1
 
 
 def test_users_create_refuses_weak_passwords_unknown_roles_and_duplicates(run):

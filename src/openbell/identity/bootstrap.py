@@ -86,6 +86,7 @@ __all__ = [
     "create_api_client",
     "create_user",
     "disable_user",
+    "enable_user",
     "list_api_clients",
     "list_signing_keys",
     "list_users",
@@ -468,6 +469,16 @@ async def disable_user(
     identity = build_identity(settings, database)
     try:
         return await identity.users.disable(user_id)
+    finally:
+        await identity.close()
+
+
+async def enable_user(
+    settings: Settings, user_id: str, *, database: str | AsyncEngine | None = None
+) -> User:
+    identity = build_identity(settings, database)
+    try:
+        return await identity.users.enable(user_id)
     finally:
         await identity.close()
 

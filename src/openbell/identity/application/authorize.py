@@ -16,7 +16,6 @@ from openbell.identity.domain.errors import (
     InvalidRequestError,
     InvalidScopeError,
     LoginRequiredError,
-    UnauthorizedClientError,
     UnsupportedResponseTypeError,
 )
 from openbell.identity.domain.grants import (
@@ -109,8 +108,6 @@ class AuthorizationService:
         max_age = params.get("max_age")
         if max_age is not None and not max_age.isdigit():
             raise InvalidRequestError("max_age must be a non-negative integer")
-        if client.public and client.secret_hash:
-            raise UnauthorizedClientError("client misconfigured")
         acr_values = (params.get("acr_values") or "").split()
         return AuthorizationRequest(
             client_id=client.client_id,
