@@ -785,3 +785,63 @@ async def test_concurrent_use_of_one_refresh_token_leaves_no_live_tokens_behind(
         again = await sql_oauth.refresh(winner.json()["refresh_token"])
         assert again.json()["error"] == "invalid_grant"
         assert (await sql_oauth.me(winner.json()["access_token"])).status_code == 401
+
+
+# -- malformed token requests ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"code": None},
+        {"code": ""},
+        {"code": "obac_" + "x" * 5000},
+        {"redirect_uri": None},
+        {"code_verifier": "short"},
+        {"code_verifier": "v" * 129},
+        {"code_verifier": "with spaces and !" * 4},
+        {"code_verifier": "é" * 50},
+    ],
+)
+async def test_malformed_code_exchanges_are_refused(oauth, changes):
+    await oauth.user()
+    code, verifier, _ = await oauth.sign_in()
+    form = {"code": code, "code_verifier": verifier, **changes}
+    response = await oauth.exchange(form.pop("code"), form.pop("code_verifier"), **form)
+    assert response.status_code == 400
+    assert response.json()["error"] in {"invalid_request", "invalid_grant"}
+    assert response.headers["cache-control"] == "no-store"
+
+
+@pytest.mark.parametrize("token", [None, "", "obr_", "obr_" + "x" * 5000, "not-a-token"])
+async def test_malformed_refresh_requests_are_refused(oauth, token):
+    form = {"grant_type": "refresh_token", "client_id": oauth.console.client_id}
+    if token is not None:
+        form["refresh_token"] = token
+    response = await oauth.http.post("/oauth/token", data=form)
+    assert response.status_code == 400
+    assert response.json()["error"] in {"invalid_request", "invalid_grant"}
+
+
+async def test_a_repeated_token_parameter_is_refused(oauth):
+    response = await oauth.http.post(
+        "/oauth/token",
+        content="grant_type=refresh_token&refresh_token=a&refresh_token=b&client_id=x",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert response.json()["error"] == "invalid_request"
+
+
+async def test_an_overlong_state_is_refused_and_not_echoed(oauth):
+    response = await oauth.authorize(
+        state="s" * 600, code_challenge=pkce_challenge("v" * 43), code_challenge_method="S256"
+    )
+    query = parse_qs(urlsplit(response.headers["location"]).query)
+    assert query["error"] == ["invalid_request"]
+    assert "state" not in query
+
+
+async def test_a_code_from_a_password_only_sign_in_never_carries_withdraw(oauth):
+    await oauth.user()
+    body = await oauth.tokens(scope="read withdraw")
+    assert body["scope"] == "read"
