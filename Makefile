@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up test lint unit install clean
+.PHONY: up test lint unit compiled install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,12 +18,12 @@ install: $(STAMP)
 up: $(STAMP)
 	$(BIN)/openbell up --demo
 
-## Run every check CI runs: lint gates, then the whole test suite.
-test: lint unit
+## Run every check CI runs: lint gates, the whole test suite, and the compiled core's tests.
+test: lint compiled unit
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests setup.py
+	$(BIN)/ruff format --check src tests setup.py
 	$(BIN)/mypy
 	$(BIN)/bandit -q -c pyproject.toml -r src
 	$(BIN)/lint-imports
@@ -31,5 +31,16 @@ lint: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest
 
+## Build the wheel as users install it (the core compiled with mypyc) and run the core's
+## tests against it, so the compiled and the pure-Python core can never drift apart.
+compiled: $(STAMP)
+	rm -rf .venv-compiled
+	$(PYTHON) -m venv .venv-compiled
+	.venv-compiled/bin/python -m pip install --quiet --upgrade pip
+	.venv-compiled/bin/python -m pip install --quiet '.[dev]'
+	.venv-compiled/bin/python -c "import sys, openbell.core.domain.market as m; sys.exit(m.__file__.endswith('.py'))"
+	.venv-compiled/bin/pytest -p no:cacheprovider tests/unit/test_matching.py tests/unit/test_ledger.py \
+		tests/unit/test_sequencer.py tests/unit/test_recovery.py tests/property
+
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-compiled build .mypy_cache .pytest_cache .ruff_cache

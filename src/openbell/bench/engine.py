@@ -71,6 +71,7 @@ from openbell.core.application.tuning import (
     OLD_GENERATION_THRESHOLD,
     YOUNG_GENERATION_THRESHOLD,
 )
+from openbell.core.domain import market as market_module
 from openbell.core.domain.exchange import Exchange
 
 SYMBOL = rival_engines.SYMBOL
@@ -611,6 +612,11 @@ def _prefix_ratio(ours: Timing, other: Timing, prefix: int) -> float:
     return round(sum(other.latencies[:prefix]) / mine, 3) if mine else 0.0
 
 
+def core_is_compiled() -> bool:
+    """Whether the core's state machine runs as mypyc extension modules (a wheel install)."""
+    return not str(getattr(market_module, "__file__", "")).endswith(".py")
+
+
 def _header(
     records: Sequence[Record], workload: Path | None, seed: int, market: Market
 ) -> dict[str, Any]:
@@ -626,6 +632,7 @@ def _header(
     return {
         "benchmark": "engine",
         "engine": "openbell",
+        "core_compiled": core_is_compiled(),
         **source,
         "mix": {
             key: round(value / max(1, len(records)), 4) for key, value in sorted(counts.items())

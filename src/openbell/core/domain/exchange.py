@@ -68,7 +68,7 @@ DONE = Done()
 Handler = Callable[[Any, int, list[Event]], Result]
 
 
-class SequenceError(RuntimeError):
+class SequenceError(Exception):
     """A command arrived out of sequence: the journal or the caller is broken."""
 
 
