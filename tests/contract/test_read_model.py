@@ -42,9 +42,11 @@ async def read_model(backend_url: str | None) -> AsyncIterator[object]:
     url = backend_url
     await prepare_database(url)
     engine = create_engine(url)
+    model = SqlReadModel(engine)
     try:
-        yield SqlReadModel(engine)
+        yield model
     finally:
+        await model.close()
         await engine.dispose()
 
 
@@ -87,15 +89,19 @@ def fill(trade_id: int, order_id: int, account_id: int = ALICE, **fields) -> Fil
     return Fill(**values)
 
 
-async def save(read_model, sequence: int, *, created=(), updated=(), fills=()) -> None:
-    changes = ProjectionChanges(
+def changes_of(*, created=(), updated=(), fills=()) -> ProjectionChanges:
+    return ProjectionChanges(
         created={o.order_id: o for o in created},
         updated={o.order_id: o for o in updated},
         fills=list(fills),
     )
-    async with read_model.transaction() as transaction:
-        await transaction.checkpoint()
-        await transaction.save(changes, sequence)
+
+
+async def save(read_model, sequence: int, *, created=(), updated=(), fills=()) -> None:
+    """Save as the projector does: from the checkpoint the store is at."""
+    changes = changes_of(created=created, updated=updated, fills=fills)
+    after = await read_model.checkpoint()
+    assert await read_model.save(changes, after=after, sequence=sequence)
 
 
 async def test_an_empty_read_model_is_at_checkpoint_zero_and_holds_nothing(read_model):
@@ -103,8 +109,7 @@ async def test_an_empty_read_model_is_at_checkpoint_zero_and_holds_nothing(read_
     assert await read_model.order(ALICE, 1) is None
     assert await read_model.orders(OrderQuery(ALICE)) == []
     assert await read_model.fills(FillQuery(ALICE)) == []
-    async with read_model.transaction() as transaction:
-        assert await transaction.checkpoint() == 0
+    assert await read_model.load_orders([1, 2]) == {}
 
 
 async def test_saved_changes_and_the_checkpoint_are_read_back(read_model):
@@ -113,9 +118,7 @@ async def test_saved_changes_and_the_checkpoint_are_read_back(read_model):
     assert await read_model.checkpoint() == 7
     assert await read_model.order(ALICE, 1) == placed
     assert await read_model.fills(FillQuery(ALICE)) == [fill(1, 1)]
-    async with read_model.transaction() as transaction:
-        assert await transaction.checkpoint() == 7
-        assert await transaction.orders([1, 99]) == {1: placed}
+    assert await read_model.load_orders([1, 99]) == {1: placed}
 
 
 async def test_updates_replace_what_changes_on_an_order(read_model):
@@ -234,26 +237,37 @@ async def test_a_transaction_that_fails_leaves_nothing_behind(read_model):
     assert await read_model.fills(FillQuery(ALICE)) == []
 
 
-async def save_then_fail(read_model) -> None:
-    async with read_model.transaction() as transaction:
-        await transaction.checkpoint()
-        await transaction.save(ProjectionChanges(created={1: order(1)}), 5)
-        raise RuntimeError("boom")
+async def test_a_save_from_a_checkpoint_that_has_moved_writes_nothing(read_model):
+    await save(read_model, 3, created=[order(1)])
+    stale = changes_of(created=[order(2)], updated=[order(1, status=OrderStatus.CANCELLED)])
+    assert not await read_model.save(stale, after=1, sequence=5)
+    assert await read_model.checkpoint() == 3
+    assert await read_model.order(ALICE, 2) is None
+    assert (await read_model.order(ALICE, 1)) == order(1)
 
 
-async def test_an_error_inside_the_block_rolls_the_transaction_back(read_model):
-    with pytest.raises(RuntimeError, match="boom"):
-        await save_then_fail(read_model)
+async def test_the_first_save_starts_from_checkpoint_zero(read_model):
+    assert not await read_model.save(changes_of(created=[order(1)]), after=4, sequence=5)
     assert await read_model.checkpoint() == 0
     assert await read_model.order(ALICE, 1) is None
+    assert await read_model.save(changes_of(created=[order(1)]), after=0, sequence=5)
+    assert await read_model.checkpoint() == 5
+
+
+async def test_of_two_writers_from_one_checkpoint_only_the_first_writes(read_model):
+    await save(read_model, 1, created=[order(1)])
+    first = changes_of(updated=[order(1, status=OrderStatus.FILLED, filled_quantity=10)])
+    second = changes_of(updated=[order(1, status=OrderStatus.CANCELLED, reason="requested")])
+    assert await read_model.save(first, after=1, sequence=2)
+    assert not await read_model.save(second, after=1, sequence=2)
+    assert (await read_model.order(ALICE, 1)).status is OrderStatus.FILLED
+    assert await read_model.checkpoint() == 2
 
 
 async def test_many_orders_load_in_one_call(read_model):
     orders = [order(i, client_order_id=f"k{i}") for i in range(1, 1_201)]
     await save(read_model, 1, created=orders)
-    async with read_model.transaction() as transaction:
-        await transaction.checkpoint()
-        loaded = await transaction.orders(range(1, 1_301))
+    loaded = await read_model.load_orders(range(1, 1_301))
     assert sorted(loaded) == list(range(1, 1_201))
 
 

@@ -1,8 +1,7 @@
 """The projector on a real database: the core's outcomes through the bus into SQL rows."""
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Collection
 from typing import Any
 
 import pytest
@@ -17,6 +16,7 @@ from openbell.trading.adapters.sql import SqlReadModel
 from openbell.trading.adapters.tables import orders, projection, trades
 from openbell.trading.application.ports import FillQuery, OrderQuery
 from openbell.trading.application.projector import Projector
+from openbell.trading.domain.orders import Order, ProjectionChanges
 
 from builders import Market
 
@@ -65,6 +65,7 @@ async def harness(database_url: str) -> AsyncIterator[Harness]:
     await harness.projector.start()
     yield harness
     await harness.projector.stop()
+    await harness.read_model.close()
     await harness.engine.dispose()
 
 
@@ -184,6 +185,7 @@ async def test_a_restarted_projector_skips_what_it_applied_and_continues(harness
         assert len(await restarted.rows(trades)) == 2
     finally:
         await restarted.projector.stop()
+        await restarted.read_model.close()
         await restarted.engine.dispose()
 
 
@@ -204,6 +206,7 @@ async def test_outcomes_published_together_are_applied_in_one_transaction(databa
         assert store.transactions == 1
     finally:
         await projector.stop()
+        await store.inner.close()
         await engine.dispose()
 
 
@@ -223,6 +226,7 @@ async def test_a_failed_write_is_retried_not_dropped(database_url):
         assert await store.inner.order(placed.command.account_id, order_id_of(placed))
     finally:
         await projector.stop()
+        await store.inner.close()
         await engine.dispose()
 
 
@@ -247,25 +251,79 @@ async def test_a_gap_in_the_outcomes_is_counted_and_the_rest_applied(harness):
     assert await harness.read_model.fills(FillQuery(placed.command.account_id)) == []
 
 
+async def test_orders_it_wrote_are_not_read_back_from_the_store(database_url):
+    await prepare_database(database_url)
+    engine = create_engine(database_url)
+    store = CountingStore(SqlReadModel(engine))
+    projector = Projector(InProcessBus[Outcome]().subscribe("test"), store)
+    market = Market()
+    seller, buyer = market.trader(), market.trader()
+    resting = market.place(seller, "sell", 10, 10_010)
+    try:
+        await projector.project(replayed(market))
+        market.place(buyer, "buy", 4, 10_010)
+        market.cancel(seller, order_id_of(resting))
+        await projector.project(replayed(market)[-2:])
+        assert store.loads == 0
+        order = await store.inner.order(seller, order_id_of(resting))
+        assert order is not None
+        assert (order.status.value, order.filled_quantity) == ("cancelled", 4)
+    finally:
+        await store.inner.close()
+        await engine.dispose()
+
+
+async def test_a_projector_whose_checkpoint_moved_rereads_the_store_and_applies_only_the_rest(
+    database_url,
+):
+    await prepare_database(database_url)
+    engine = create_engine(database_url)
+    store = SqlReadModel(engine)
+    first = Projector(InProcessBus[Outcome]().subscribe("a"), store)
+    second = Projector(InProcessBus[Outcome]().subscribe("b"), store)
+    market = Market()
+    seller, buyer = market.trader(), market.trader()
+    resting = market.place(seller, "sell", 10, 10_010)
+    try:
+        await second.project(replayed(market))
+        market.place(buyer, "buy", 4, 10_010)
+        await first.project(replayed(market))  # refused from 0, so it reads, then applies the fill
+        market.place(buyer, "buy", 6, 10_010)
+        assert await second.project(replayed(market)) == len(market.log)
+        async with engine.connect() as connection:
+            fills = (await connection.execute(select(trades))).all()
+        assert len(fills) == 4  # two trades, one row per side, none twice
+        order = await store.order(seller, order_id_of(resting))
+        assert order is not None
+        assert (order.status.value, order.filled_quantity) == ("filled", 10)
+        assert second.projected_sequence == await store.checkpoint() == len(market.log)
+    finally:
+        await store.close()
+        await engine.dispose()
+
+
 class CountingStore:
-    """A projection store that counts transactions and can fail the first few."""
+    """A projection store that counts writes and can fail the first few."""
 
     def __init__(self, inner: SqlReadModel, failures: int = 0) -> None:
         self.inner = inner
         self.transactions = 0
+        self.loads = 0
         self._failures = failures
 
     async def checkpoint(self) -> int:
         return await self.inner.checkpoint()
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Any]:
+    async def load_orders(self, order_ids: Collection[int]) -> dict[int, Order]:
+        self.loads += 1
+        return await self.inner.load_orders(order_ids)
+
+    async def save(self, changes: ProjectionChanges, *, after: int, sequence: int) -> bool:
         self.transactions += 1
         if self._failures:
             self._failures -= 1
             raise ConnectionError("database unreachable")
-        async with self.inner.transaction() as transaction:
-            yield transaction
+        return await self.inner.save(changes, after=after, sequence=sequence)
 
 
 async def test_a_stopped_projector_does_not_make_readers_wait(harness):

@@ -47,6 +47,7 @@ class ReadModel:
 
     async def close(self) -> None:
         self.subscription.close()
+        await self.store.close()
         if self.engine is not None and self.owns_engine:
             await self.engine.dispose()
 

@@ -2,12 +2,10 @@
 
 It keeps the SQL adapter's rules: account-scoped queries, newest first; one client
 order id per account among orders that were not rejected; changes and checkpoint
-applied together, or not at all.
+applied together, only from the checkpoint the writer saw, or not at all.
 """
 
-import asyncio
-from collections.abc import AsyncIterator, Collection
-from contextlib import asynccontextmanager
+from collections.abc import Collection
 from dataclasses import replace
 
 from openbell.contracts.enums import OrderStatus
@@ -22,7 +20,6 @@ class InMemoryReadModel:
         self._fills: dict[tuple[int, str], Fill] = {}
         self._client_order_ids: dict[tuple[int, str], int] = {}
         self._checkpoint = 0
-        self._lock = asyncio.Lock()
 
     async def order(self, account_id: int, order_id: int) -> Order | None:
         order = self._orders.get(order_id)
@@ -57,17 +54,21 @@ class InMemoryReadModel:
     async def checkpoint(self) -> int:
         return self._checkpoint
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator["InMemoryProjectionTransaction"]:
-        async with self._lock:
-            transaction = InMemoryProjectionTransaction(self)
-            yield transaction
-            for changes, sequence in transaction.pending:
-                self.commit(changes, sequence)
+    async def load_orders(self, order_ids: Collection[int]) -> dict[int, Order]:
+        return {i: replace(self._orders[i]) for i in order_ids if i in self._orders}
 
-    def commit(self, changes: ProjectionChanges, sequence: int) -> None:
+    async def save(self, changes: ProjectionChanges, *, after: int, sequence: int) -> bool:
+        if self._checkpoint != after:
+            return False
+        self._commit(changes, sequence)
+        return True
+
+    async def close(self) -> None:
+        """Nothing to release; here so every read model closes alike."""
+
+    def _commit(self, changes: ProjectionChanges, sequence: int) -> None:
         """Apply every change and the checkpoint, or raise ConflictError and apply none."""
-        self.check(changes)
+        self._check(changes)
         for order in (*changes.created.values(), *changes.updated.values()):
             self._orders[order.order_id] = replace(order)
             if order.status is not OrderStatus.REJECTED:
@@ -76,10 +77,7 @@ class InMemoryReadModel:
             self._fills[fill.trade_id, fill.liquidity.value] = fill
         self._checkpoint = sequence
 
-    def stored(self, order_ids: Collection[int]) -> dict[int, Order]:
-        return {i: replace(self._orders[i]) for i in order_ids if i in self._orders}
-
-    def check(self, changes: ProjectionChanges) -> None:
+    def _check(self, changes: ProjectionChanges) -> None:
         """Raise ConflictError where the SQL schema's keys would refuse the changes."""
         if any(order_id in self._orders for order_id in changes.created):
             raise ConflictError("an order with this id exists")
@@ -94,23 +92,3 @@ class InMemoryReadModel:
             if self._client_order_ids.get(key, order.order_id) != order.order_id or key in seen:
                 raise ConflictError("a client order id is used twice in one account")
             seen[key] = order.order_id
-
-
-class InMemoryProjectionTransaction:
-    """Saves are checked at once and applied when the transaction's block ends normally."""
-
-    def __init__(self, model: InMemoryReadModel) -> None:
-        self._model = model
-        self.pending: list[tuple[ProjectionChanges, int]] = []
-
-    async def checkpoint(self) -> int:
-        return await self._model.checkpoint()
-
-    async def orders(self, order_ids: Collection[int]) -> dict[int, Order]:
-        return self._model.stored(order_ids)
-
-    async def save(self, changes: ProjectionChanges, sequence: int) -> None:
-        if self.pending:
-            raise RuntimeError("save once per transaction")
-        self._model.check(changes)
-        self.pending.append((changes, sequence))

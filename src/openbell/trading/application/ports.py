@@ -5,7 +5,6 @@ trading never imports the core.
 """
 
 from collections.abc import Collection, Sequence
-from contextlib import AbstractAsyncContextManager
 from typing import NamedTuple, Protocol
 
 from openbell.contracts.commands import Command
@@ -87,23 +86,26 @@ class OrderReadModel(Protocol):
     async def fills(self, query: FillQuery) -> list[Fill]: ...
 
 
-class ProjectionTransaction(Protocol):
-    """One atomic step of the projection: read the checkpoint and orders, save the changes."""
+class ProjectionStore(Protocol):
+    """Where the projection keeps orders, fills and its checkpoint.
+
+    A write is one transaction that moves the checkpoint with the changes, and only
+    from the checkpoint the writer last saw: whatever another writer did in between
+    makes it refuse, so every outcome takes effect exactly once.
+    """
 
     async def checkpoint(self) -> int:
-        """The last applied sequence; also keeps other projectors out until commit."""
+        """The sequence of the last outcome applied (0 before the first)."""
         ...
 
-    async def orders(self, order_ids: Collection[int]) -> dict[int, Order]: ...
-
-    async def save(self, changes: ProjectionChanges, sequence: int) -> None:
-        """Write the changes and move the checkpoint to `sequence`, together."""
+    async def load_orders(self, order_ids: Collection[int]) -> dict[int, Order]:
+        """The stored orders among `order_ids`, whichever their account."""
         ...
 
+    async def save(self, changes: ProjectionChanges, *, after: int, sequence: int) -> bool:
+        """Write the changes and move the checkpoint from `after` to `sequence`, together.
 
-class ProjectionStore(Protocol):
-    def transaction(self) -> AbstractAsyncContextManager[ProjectionTransaction]:
-        """Commits when the block ends normally, rolls back when it raises."""
+        False, and nothing written, when the checkpoint is no longer `after`; a
+        ConflictError, and nothing written, when the changes break the store's keys.
+        """
         ...
-
-    async def checkpoint(self) -> int: ...

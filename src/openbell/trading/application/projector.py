@@ -4,6 +4,11 @@ It takes outcomes from the feed in chunks and applies each chunk in one transact
 that also moves the checkpoint, so every outcome takes effect exactly once: outcomes
 at or below the checkpoint (a replay after a restart) are skipped. A failed write is
 retried with the same outcomes, never dropped.
+
+A chunk costs the store one write and, usually, no read: the projector remembers the
+checkpoint it last wrote and the open orders as it wrote them, which is what the store
+holds as long as nobody else writes. The store refuses a write whose checkpoint has
+moved, and then the projector forgets what it remembered and reads the store again.
 """
 
 import asyncio
@@ -13,8 +18,8 @@ from collections.abc import Sequence
 from openbell.contracts.results import Outcome
 from openbell.platform.bus import SubscriptionClosedError
 from openbell.trading.application.ports import OutcomeFeed, ProjectionStore
+from openbell.trading.domain.orders import Order, ProjectionChanges, referenced_order_ids
 from openbell.trading.domain.orders import project as project_outcomes
-from openbell.trading.domain.orders import referenced_order_ids
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +42,10 @@ class Projector:
         self._max_batch = max_batch
         self._retry_seconds = retry_seconds
         self._projected = 0
+        self._checkpoint = 0
+        """The checkpoint this projector last read or wrote: what the next write starts from."""
+        self._open: dict[int, Order] = {}
+        """Open orders as written at `_checkpoint`: the store holds the same while it is there."""
         self._advanced = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.failures = 0
@@ -57,7 +66,7 @@ class Projector:
         """Read the checkpoint and start consuming the feed."""
         if self._task is not None:
             raise RuntimeError("projector already started")
-        self._advance(await self._store.checkpoint())
+        await self._reload()
         self._task = asyncio.create_task(self._run(), name="openbell-trading-projector")
 
     async def stop(self) -> None:
@@ -91,28 +100,52 @@ class Projector:
         """Apply outcomes in one transaction; return the checkpoint after it."""
         if not outcomes:
             return self._projected
-        async with self._store.transaction() as transaction:
-            checkpoint = await transaction.checkpoint()
+        while True:
+            checkpoint = self._checkpoint
             fresh = _after(outcomes, checkpoint)
-            if fresh:
-                if fresh[0].sequence != checkpoint + 1:
-                    self.gaps += 1
-                    logger.error(
-                        "outcomes %d..%d never reached the trading read model",
-                        checkpoint + 1,
-                        fresh[0].sequence - 1,
-                    )
-                known = await transaction.orders(referenced_order_ids(fresh))
-                changes = project_outcomes(fresh, known)
-                if changes.unknown_orders:
-                    logger.error(
-                        "events for %d orders the read model never saw",
-                        len(changes.unknown_orders),
-                    )
-                checkpoint = fresh[-1].sequence
-                await transaction.save(changes, checkpoint)
-        self._advance(checkpoint)
-        return checkpoint
+            if not fresh:
+                return checkpoint
+            changes = project_outcomes(fresh, await self._known(referenced_order_ids(fresh)))
+            sequence = fresh[-1].sequence
+            if await self._store.save(changes, after=checkpoint, sequence=sequence):
+                self._saved(changes, checkpoint, fresh)
+                return sequence
+            # Another writer moved the checkpoint: what we remember may be stale.
+            await self._reload()
+
+    async def _known(self, order_ids: set[int]) -> dict[int, Order]:
+        """The orders the outcomes change, from memory where it has them, else from the store."""
+        remembered = self._open
+        known = {i: remembered[i] for i in order_ids if i in remembered}
+        if len(known) < len(order_ids):
+            known.update(await self._store.load_orders(order_ids - known.keys()))
+        return known
+
+    def _saved(self, changes: ProjectionChanges, checkpoint: int, fresh: list[Outcome]) -> None:
+        if fresh[0].sequence != checkpoint + 1:
+            self.gaps += 1
+            logger.error(
+                "outcomes %d..%d never reached the trading read model",
+                checkpoint + 1,
+                fresh[0].sequence - 1,
+            )
+        if changes.unknown_orders:
+            logger.error(
+                "events for %d orders the read model never saw", len(changes.unknown_orders)
+            )
+        remembered = self._open
+        for order in (*changes.created.values(), *changes.updated.values()):
+            if order.is_open:
+                remembered[order.order_id] = order
+            else:
+                remembered.pop(order.order_id, None)
+        self._checkpoint = fresh[-1].sequence
+        self._advance(self._checkpoint)
+
+    async def _reload(self) -> None:
+        self._open.clear()
+        self._checkpoint = await self._store.checkpoint()
+        self._advance(self._checkpoint)
 
     async def _run(self) -> None:
         while True:

@@ -1,0 +1,137 @@
+"""Projection writes to a SQLite file: one call to a writer thread per transaction.
+
+SQLite lets one writer at a time hold a database, and the core's journal writes to the
+same file. Through the async driver each statement of a transaction is a trip to its
+thread and back to the event loop, so a busy loop kept the write lock for tens of
+milliseconds and the journal's group commits queued behind it. Here the whole
+transaction, BEGIN IMMEDIATE to COMMIT, runs in one call on a thread of its own, so
+the lock is held only while SQLite works.
+
+The connection runs with `synchronous=NORMAL` in WAL mode: a commit is not fsynced by
+itself but with the next fsync of the WAL, which the journal's next commit does.
+Power loss can then lose the newest projection transactions, never corrupt them, and
+their checkpoint goes with them, so the core replays those outcomes on the next start.
+"""
+
+import asyncio
+import sqlite3
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Final, TypeVar
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.sql import ClauseElement
+
+from openbell.shared.errors import ConflictError
+from openbell.trading.adapters.rows import MUTABLE_COLUMNS, fill_row, order_rows, order_updates
+from openbell.trading.adapters.tables import orders, projection, trades
+from openbell.trading.domain.orders import ProjectionChanges
+
+T = TypeVar("T")
+
+_DIALECT: Final = sqlite.dialect(paramstyle="named")
+
+
+def _sql(statement: ClauseElement, column_keys: list[str] | None = None) -> str:
+    """The statement as SQLite text with :named parameters, compiled once at import."""
+    return str(statement.compile(dialect=_DIALECT, column_keys=column_keys))
+
+
+_MOVE_CHECKPOINT: Final = _sql(
+    update(projection)
+    .where(
+        projection.c.name == bindparam("projection"),
+        projection.c.sequence == bindparam("after"),
+    )
+    .values(sequence=bindparam("sequence"))
+)
+_CHECKPOINT_EXISTS: Final = _sql(
+    select(projection.c.sequence).where(projection.c.name == bindparam("projection"))
+)
+_CREATE_CHECKPOINT: Final = _sql(insert(projection))
+_INSERT_ORDER: Final = _sql(insert(orders))
+_UPDATE_ORDER: Final = _sql(
+    update(orders).where(orders.c.order_id == bindparam("key")), list(MUTABLE_COLUMNS)
+)
+_INSERT_FILL: Final = _sql(insert(trades))
+
+
+class SqliteProjectionWriter:
+    """Saves projection changes to the SQLite file at `path`, each save one transaction."""
+
+    def __init__(self, path: Path, projection_name: str, *, busy_timeout: float = 30.0) -> None:
+        self._path = path
+        self._projection = projection_name
+        self._busy_timeout = busy_timeout
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="openbell-projection-writer")
+        self._connection: sqlite3.Connection | None = None
+        """Opened, used and closed on the writer thread only."""
+
+    async def save(self, changes: ProjectionChanges, *, after: int, sequence: int) -> bool:
+        """Write the changes and move the checkpoint from `after` to `sequence`, or nothing."""
+        return await self._call(lambda: self._save(changes, after, sequence))
+
+    async def close(self) -> None:
+        await self._call(self._close)
+        self._executor.shutdown(wait=False)
+
+    async def _call(self, work: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, work)
+
+    # --- on the writer thread ---------------------------------------------------
+
+    def _save(self, changes: ProjectionChanges, after: int, sequence: int) -> bool:
+        connection = self._connect()
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            moved = self._move_checkpoint(connection, after, sequence)
+            if moved:
+                _write(connection, changes)
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
+        return moved
+
+    def _move_checkpoint(self, connection: sqlite3.Connection, after: int, sequence: int) -> bool:
+        key = {"projection": self._projection}
+        moved = connection.execute(_MOVE_CHECKPOINT, {**key, "after": after, "sequence": sequence})
+        if moved.rowcount == 1:
+            return True
+        if after != 0 or connection.execute(_CHECKPOINT_EXISTS, key).fetchone() is not None:
+            return False
+        # The first write ever: there is no checkpoint row to move yet.
+        connection.execute(_CREATE_CHECKPOINT, {"name": self._projection, "sequence": sequence})
+        return True
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._connection is None:
+            # Autocommit mode: the transactions are the explicit BEGIN ... COMMIT above.
+            connection = sqlite3.connect(
+                self._path, timeout=self._busy_timeout, isolation_level=None
+            )
+            mode = connection.execute("PRAGMA journal_mode").fetchone()
+            if mode is not None and str(mode[0]).lower() == "wal":
+                connection.execute("PRAGMA synchronous = NORMAL")
+            self._connection = connection
+        return self._connection
+
+    def _close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+
+def _write(connection: sqlite3.Connection, changes: ProjectionChanges) -> None:
+    try:
+        if changes.created:
+            connection.executemany(_INSERT_ORDER, order_rows(changes.created.values()))
+        if changes.updated:
+            connection.executemany(_UPDATE_ORDER, order_updates(changes.updated.values()))
+        if changes.fills:
+            rows: list[dict[str, Any]] = [fill_row(fill) for fill in changes.fills]
+            connection.executemany(_INSERT_FILL, rows)
+    except sqlite3.IntegrityError as error:
+        raise ConflictError("the projection conflicts with the read model") from error
