@@ -1,11 +1,15 @@
 """Decimal strings at the edge to ticks and lots inside, and back, without rounding."""
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from openbell.contracts.enums import InstrumentStatus, RejectReason
 from openbell.contracts.results import InstrumentView
+from openbell.shared.money import format_units, minor_unit
 from openbell.trading.domain.units import (
     MAX_UNITS,
     UnitError,
@@ -110,3 +114,29 @@ def test_the_longest_values_the_api_admits_convert_without_a_decimal_error():
     with pytest.raises(UnitError) as caught:
         to_lots(Decimal("9" * 30), instrument())
     assert caught.value.reason is RejectReason.QUANTITY_OUT_OF_RANGE
+
+
+units = st.integers(min_value=-(2**64), max_value=2**64)
+unit_texts = st.sampled_from(
+    ["0.01", "0.05", "0.10", "0.25", "1", "5", "10", "25", "1E+1", "2.5E+2", "0.001", "1E-12"]
+)
+
+
+@given(units, unit_texts)
+def test_prices_and_quantities_format_as_the_decimal_reference_does(count, unit):
+    market = instrument(tick=unit, lot=unit)
+    expected = format_units(count, Decimal(unit))
+    assert format_price(count, market) == expected
+    assert format_quantity(count, market) == expected
+
+
+@given(units, st.integers(min_value=-4, max_value=18))
+def test_amounts_format_as_the_decimal_reference_does(count, scale):
+    assert format_amount(count, scale) == format_units(count, minor_unit(scale))
+
+
+@given(st.integers(min_value=0, max_value=2**63 - 1))
+def test_timestamps_format_as_datetime_does(nanoseconds):
+    seconds, rest = divmod(nanoseconds, 1_000_000_000)
+    moment = datetime.fromtimestamp(seconds, tz=UTC).replace(microsecond=rest // 1_000)
+    assert format_timestamp(nanoseconds) == moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -11,7 +11,7 @@ from typing import Final
 
 from openbell.contracts.enums import RejectReason
 from openbell.contracts.results import InstrumentView
-from openbell.shared.money import NotAMultipleError, format_units, minor_unit, to_units
+from openbell.shared.money import NotAMultipleError, to_units
 
 MAX_UNITS: Final = 2**63 - 1
 """The largest tick or lot count the read model can store (a signed 64-bit integer)."""
@@ -66,16 +66,43 @@ def _to_units(
 
 
 def format_price(ticks: int, instrument: InstrumentView) -> str:
-    return format_units(ticks, _decimal(instrument.tick_size))
+    return _format(ticks, *_unit_digits(instrument.tick_size))
 
 
 def format_quantity(lots: int, instrument: InstrumentView) -> str:
-    return format_units(lots, _decimal(instrument.lot_size))
+    return _format(lots, *_unit_digits(instrument.lot_size))
 
 
 def format_amount(units: int, scale: int) -> str:
     """An amount in minor units of an asset with `scale` decimal places."""
-    return format_units(units, minor_unit(scale))
+    if scale >= 0:
+        return _format(units, 1, scale)
+    return _format(units, 10**-scale, 0)
+
+
+@lru_cache(maxsize=1024)
+def _unit_digits(unit: str) -> tuple[int, int]:
+    """A unit as (coefficient, decimals): unit = coefficient / 10**decimals, decimals >= 0."""
+    _sign, digits, exponent = _decimal(unit).as_tuple()
+    if not isinstance(exponent, int):
+        raise TypeError("the unit must be a finite decimal")
+    coefficient = int("".join(map(str, digits)))
+    if exponent >= 0:
+        return coefficient * 10**exponent, 0
+    return coefficient, -exponent
+
+
+def _format(units: int, coefficient: int, decimals: int) -> str:
+    """`units` of coefficient / 10**decimals as a plain decimal with exactly `decimals` places.
+
+    The same text as shared.money.format_units, in integers: formatting runs for every
+    price and quantity of every order the API returns.
+    """
+    value = units * coefficient
+    if not decimals:
+        return str(value)
+    whole, fraction = divmod(-value if value < 0 else value, 10**decimals)
+    return f"{'-' if value < 0 else ''}{whole}.{fraction:0{decimals}d}"
 
 
 def average_price(filled_amount: int, filled_lots: int, instrument: InstrumentView) -> str | None:
@@ -109,5 +136,10 @@ def _exponent(value: Decimal) -> int:
 def format_timestamp(nanoseconds: int) -> str:
     """ISO 8601 in UTC with microseconds, e.g. 2024-01-02T03:04:05.678901Z."""
     seconds, rest = divmod(nanoseconds, 1_000_000_000)
-    moment = datetime.fromtimestamp(seconds, tz=UTC).replace(microsecond=rest // 1_000)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return f"{_second(seconds)}.{rest // 1_000:06d}Z"
+
+
+@lru_cache(maxsize=256)
+def _second(seconds: int) -> str:
+    # Commands of one batch share a timestamp, and a burst shares its seconds.
+    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
