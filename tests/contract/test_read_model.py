@@ -298,3 +298,9 @@ async def test_returned_orders_are_copies_the_caller_cannot_corrupt(read_model):
     assert first is not None
     first.status = OrderStatus.FILLED
     assert (await read_model.order(ALICE, 1)) == replace(first, status=OrderStatus.NEW)
+
+
+async def test_closing_twice_is_harmless(read_model):
+    await save(read_model, 1, created=[order(1)])
+    await read_model.close()
+    await read_model.close()

@@ -68,12 +68,17 @@ class SqliteProjectionWriter:
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="openbell-projection-writer")
         self._connection: sqlite3.Connection | None = None
         """Opened, used and closed on the writer thread only."""
+        self._closed = False
 
     async def save(self, changes: ProjectionChanges, *, after: int, sequence: int) -> bool:
         """Write the changes and move the checkpoint from `after` to `sequence`, or nothing."""
         return await self._call(lambda: self._save(changes, after, sequence))
 
     async def close(self) -> None:
+        """Close the connection and end the thread; closing again does nothing."""
+        if self._closed:
+            return
+        self._closed = True
         await self._call(self._close)
         self._executor.shutdown(wait=False)
 
