@@ -8,6 +8,7 @@ from fastapi.openapi.models import OAuth2 as OAuth2Model
 from fastapi.openapi.models import OAuthFlowClientCredentials
 from fastapi.openapi.models import OAuthFlows as OAuthFlowsModel
 from fastapi.security.base import SecurityBase
+from starlette.types import Scope
 
 from openbell.platform.problems import ProblemError
 
@@ -55,15 +56,28 @@ def _unauthorized() -> ProblemError:
 
 async def authenticate(request: Request) -> Principal:
     """Verify the request's bearer token with the verifier the application was built with."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
+    verifier: TokenVerifier = request.app.state.token_verifier
+    return await verify_bearer(verifier, request.headers.get("authorization", ""))
+
+
+async def verify_bearer(verifier: TokenVerifier, authorization: str) -> Principal:
+    """The principal of an Authorization header's bearer token; 401 for anything else."""
+    scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token or " " in token.strip():
         raise _unauthorized()
-    verifier: TokenVerifier = request.app.state.token_verifier
     try:
         return await verifier.verify(token.strip())
     except InvalidTokenError:
         raise _unauthorized() from None
+
+
+def _authorization(scope: Scope) -> str:
+    # The first Authorization header, as Starlette's Request.headers reads it.
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            text: str = value.decode("latin-1")
+            return text
+    return ""
 
 
 TOKEN_URL = "oauth/token"  # the token endpoint, not a secret  # noqa: S105  # nosec B105
@@ -92,7 +106,15 @@ class ScopeRequirement(SecurityBase):
         self.__name__ = f"require_{scope}_scope"
 
     async def __call__(self, request: Request) -> Principal:
-        principal = await authenticate(request)
+        return self.permit(await authenticate(request))
+
+    async def authorize(self, scope: Scope) -> Principal:
+        """The same check for a bare ASGI endpoint, from its request's scope."""
+        verifier: TokenVerifier = scope["app"].state.token_verifier
+        return self.permit(await verify_bearer(verifier, _authorization(scope)))
+
+    def permit(self, principal: Principal) -> Principal:
+        """The principal if its token carries the scope; 403 otherwise."""
         if self.scope not in principal.scopes:
             raise ProblemError(
                 403,

@@ -12,6 +12,7 @@ from starlette.types import Lifespan
 from openbell import __version__
 from openbell.platform.auth import InvalidTokenError, Principal, TokenVerifier
 from openbell.platform.settings import Settings
+from openbell.platform.web.direct import shortcuts
 from openbell.platform.web.docs import docs_routes
 from openbell.platform.web.errors import (
     EXCEPTION_HANDLERS,
@@ -73,6 +74,7 @@ def create_app(
     """Build a FastAPI application with openbell's middleware, error shape, probes and docs.
 
     - `routers` are mounted as given; every error they raise leaves as problem+json.
+      Their direct routes (see `direct`) are matched first, after the probes.
     - `lifespan` starts and stops the service's resources; `readiness` is awaited by
       GET /readyz (no callable means ready whenever the process serves).
     - `token_verifier` turns bearer tokens into principals for `require_scope`; without
@@ -98,6 +100,7 @@ def create_app(
     app.state.settings = settings
     app.state.token_verifier = token_verifier or _NoTokenVerifier()
     app.router.routes.extend(health_routes(readiness, settings.readiness_timeout_seconds))
+    app.router.routes.extend(shortcuts(routers))
     if docs:
         app.router.routes.extend(
             docs_routes(title=title, openapi_path=OPENAPI_PATH, docs_path=DOCS_PATH)

@@ -1,0 +1,230 @@
+"""Routes documented like any FastAPI route but served by a bare ASGI endpoint.
+
+FastAPI spends most of a small request on machinery: resolving the dependency graph,
+building a Request, validating the endpoint's return value against the response
+model and serialising it again, and matching the path through every included router
+twice. A hot route can skip all of it and keep its OpenAPI document:
+
+- `add_direct_route` registers the route on an APIRouter with an endpoint whose
+  signature (body model, parameters, security dependencies, return type) documents
+  the operation exactly as before; FastAPI never calls it. `app`, an ASGI callable,
+  serves every request.
+- `create_app` matches direct routes right after the health probes, ahead of the
+  included routers. Only a request whose method the route serves matches there;
+  any other falls through to the routers, so 404 and 405 answers do not change.
+- The helpers below do what FastAPI would have done for such an endpoint, with the
+  same results: body reading and JSON decoding by Content-Type, validation errors
+  raised as RequestValidationError with FastAPI's error entries, JSON responses.
+
+The endpoint must then do the security checks its signature documents itself (see
+`ScopeRequirement.authorize`). Exceptions propagate to the application's handlers,
+so errors leave as problem+json, through the same middleware, as from any route.
+"""
+
+import email.message
+import json
+from collections.abc import Callable, Sequence
+from typing import Any, Final, Generic, TypeVar
+
+from fastapi import APIRouter
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from pydantic import TypeAdapter, ValidationError
+from starlette._utils import get_route_path  # how Starlette's own routes see the path
+from starlette.datastructures import URLPath
+from starlette.exceptions import HTTPException
+from starlette.routing import BaseRoute, Match, NoMatchFound
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+T = TypeVar("T")
+
+_JSON: Final = b"application/json"
+_JSON_HEADER: Final = (b"content-type", _JSON)
+
+
+class DirectRoute(APIRoute):
+    """An APIRoute that `app` serves instead of FastAPI's handler for its endpoint."""
+
+    direct_app: ASGIApp | None = None
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.direct_app is None:
+            raise RuntimeError(f"no ASGI app serves {self.path}")
+        if self.methods is not None and scope["method"] not in self.methods:
+            await super().handle(scope, receive, send)  # the 405 any route answers
+            return
+        await self.direct_app(scope, receive, send)
+
+
+def add_direct_route(
+    router: APIRouter,
+    path: str,
+    endpoint: Callable[..., Any],
+    app: ASGIApp,
+    **documentation: Any,  # noqa: ANN401  # passed on to APIRouter.add_api_route as is
+) -> DirectRoute:
+    """Document `path` on `router` with `endpoint`'s signature; serve it with `app`.
+
+    `documentation` takes what `APIRouter.add_api_route` takes (methods, summary,
+    status_code, responses...). Dependencies would never run, so none are allowed.
+    """
+    if router.dependencies or documentation.get("dependencies"):
+        raise ValueError("a direct route runs no dependencies; check them in its app")
+    router.add_api_route(path, endpoint, route_class_override=DirectRoute, **documentation)
+    route = router.routes[-1]
+    if not isinstance(route, DirectRoute):  # add_api_route appends the route it made
+        raise TypeError("the router did not add a DirectRoute")
+    route.direct_app = app
+    return route
+
+
+class _Shortcut(BaseRoute):
+    """Matches a direct route's path and methods ahead of the routers; nothing else."""
+
+    include_in_schema = False
+
+    def __init__(self, route: DirectRoute) -> None:
+        self.route = route
+        self.path_format = route.path_format
+        self.methods = frozenset(route.methods or ())
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        route = self.route
+        if scope["type"] != "http" or scope["method"] not in self.methods:
+            return Match.NONE, {}
+        found = route.path_regex.match(get_route_path(scope))
+        if found is None:
+            return Match.NONE, {}
+        path_params = dict(scope.get("path_params", {}))
+        for name, value in found.groupdict().items():
+            path_params[name] = route.param_convertors[name].convert(value)
+        return Match.FULL, {"endpoint": route.endpoint, "path_params": path_params, "route": route}
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:  # noqa: ANN401  # BaseRoute's signature
+        raise NoMatchFound(name, path_params)  # the documented route answers for it
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.route.handle(scope, receive, send)
+
+
+def shortcuts(routers: Sequence[APIRouter]) -> list[BaseRoute]:
+    """Routes that match the routers' direct routes first, for the application's router."""
+    return [
+        _Shortcut(route)
+        for router in routers
+        for route in router.routes
+        if isinstance(route, DirectRoute)
+    ]
+
+
+# --- what FastAPI would do for the endpoint ---------------------------------------------
+
+
+async def read_body(receive: Receive) -> bytes:
+    """The whole request body; a client gone before the end is FastAPI's 400."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            # A disconnect; the body-size limit also ends a body this way, after its 413.
+            raise HTTPException(400, "There was an error parsing the body")
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def header(scope: Scope, name: bytes) -> str | None:
+    """The first value of a request header, as Starlette reads it."""
+    for key, value in scope["headers"]:
+        if key == name:
+            text: str = value.decode("latin-1")
+            return text
+    return None
+
+
+class _Missing:
+    """No body at all: FastAPI reports the required body as missing."""
+
+
+MISSING: Final = _Missing()
+
+
+def json_body(scope: Scope, body: bytes) -> Any:  # noqa: ANN401  # whatever the JSON holds
+    """The body as FastAPI hands it to validation: decoded if its type is JSON, else bytes.
+
+    Invalid JSON is refused at once with FastAPI's `json_invalid` error, before any
+    dependency (authentication included) would have run.
+    """
+    if not body:
+        return MISSING
+    if not _is_json(header(scope, b"content-type")):
+        return body
+    try:
+        return json.loads(body)
+    except json.JSONDecodeError as error:  # FastAPI's answer to a body that is not JSON
+        raise RequestValidationError(
+            [
+                {
+                    "type": "json_invalid",
+                    "loc": ("body", error.pos),
+                    "msg": "JSON decode error",
+                    "input": {},
+                    "ctx": {"error": error.msg},
+                }
+            ],
+            body=error.doc,
+        ) from error
+    except Exception as error:  # not text in a JSON encoding, too deeply nested...
+        raise HTTPException(400, "There was an error parsing the body") from error
+
+
+def _is_json(content_type: str | None) -> bool:
+    if content_type is None:
+        return False  # FastAPI's strict content type: no type, no JSON
+    if content_type == "application/json":
+        return True
+    message = email.message.Message()
+    message["content-type"] = content_type
+    if message.get_content_maintype() != "application":
+        return False
+    subtype = message.get_content_subtype()
+    return subtype == "json" or subtype.endswith("+json")
+
+
+class Validator(Generic[T]):
+    """Validates one request part as FastAPI validates a parameter or body of this type."""
+
+    def __init__(self, annotation: Any, location: tuple[str, ...]) -> None:  # noqa: ANN401  # a type form
+        self._adapter: TypeAdapter[T] = TypeAdapter(annotation)
+        self._location = location
+
+    def validate(self, value: object, errors: list[dict[str, Any]]) -> T | None:
+        """The valid value; None on failure, with FastAPI's error entries added to `errors`.
+
+        Collect the errors of every part, then raise `validation_error(errors)`: FastAPI
+        reports the path's and the body's errors together.
+        """
+        if value is MISSING:
+            errors.append(
+                {"type": "missing", "loc": self._location, "msg": "Field required", "input": None}
+            )
+            return None
+        try:
+            return self._adapter.validate_python(value, from_attributes=True)
+        except ValidationError as error:
+            errors.extend(
+                {**entry, "loc": self._location + tuple(entry["loc"])}
+                for entry in error.errors(include_url=False)
+            )
+            return None
+
+
+def validation_error(errors: list[dict[str, Any]]) -> RequestValidationError:
+    return RequestValidationError(errors)
+
+
+async def send_json(send: Send, status: int, body: bytes) -> None:
+    """A JSON response, with the headers Starlette's Response would send."""
+    headers = [(b"content-length", str(len(body)).encode("latin-1")), _JSON_HEADER]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
