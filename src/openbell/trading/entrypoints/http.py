@@ -3,15 +3,24 @@
 Every route needs a bearer token: `read` for queries, `trade` for changes. Account
 routes act only on the token's own trading account; another account's order answers
 404, exactly as an order that does not exist.
+
+Placing, amending and cancelling are the hot path, so they are direct routes (see
+`openbell.platform.web.direct`): `_OrderEntry` serves them without FastAPI's
+dependency injection and response re-validation, checking the token, the scope and
+the strict request models itself, and the signatures of `place_order`,
+`amend_order` and `cancel_order` document them as before.
 """
 
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final, Literal, NoReturn
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query
+from pydantic import Field
+from pydantic_core import to_json
+from starlette.types import Receive, Scope, Send
 
 from openbell.contracts.commands import AmendOrder, CancelOrder, PlaceOrder
 from openbell.contracts.enums import (
@@ -24,12 +33,21 @@ from openbell.contracts.enums import (
 from openbell.contracts.results import InstrumentView
 from openbell.platform.auth import Principal, require_scope
 from openbell.platform.problems import PROBLEM_JSON, ProblemError
+from openbell.platform.web.direct import (
+    Validator,
+    add_direct_route,
+    json_body,
+    read_body,
+    send_json,
+    validation_error,
+)
 from openbell.shared.errors import OverloadedError, UnavailableError
 from openbell.trading.application.errors import (
     OrderNotFoundError,
     OrderNotOpenError,
     OrderRejectedError,
 )
+from openbell.trading.application.orders import OrderService
 from openbell.trading.application.ports import CoreReader, FillQuery, OrderQuery
 from openbell.trading.bootstrap import Trading
 from openbell.trading.domain.orders import Order
@@ -48,7 +66,7 @@ from openbell.trading.entrypoints.schemas import (
     balance_response,
     book_response,
     instrument_response,
-    order_response,
+    order_document,
     trade_response,
 )
 
@@ -129,8 +147,16 @@ class _Presenter:
             )
         return instrument
 
+    def document(self, order: Order) -> dict[str, Any]:
+        """The order as OrderResponse's JSON document."""
+        return order_document(order, self.instrument(order.symbol))
+
     def order(self, order: Order) -> OrderResponse:
-        return order_response(order, self.instrument(order.symbol))
+        return OrderResponse.model_validate(self.document(order))
+
+    def order_json(self, order: Order) -> bytes:
+        """The order as the bytes FastAPI would send for an OrderResponse."""
+        return to_json(self.document(order))
 
     def orders(self, orders: list[Order]) -> list[OrderResponse]:
         return [self.order(order) for order in orders]
@@ -146,9 +172,7 @@ def _problems(presenter: _Presenter) -> Iterator[None]:
             422, "Unprocessable Content", reason=error.reason.value, detail=str(error)
         ) from None
     except OrderRejectedError as error:
-        extensions = (
-            {} if error.order is None else {"order": _order_document(presenter, error.order)}
-        )
+        extensions = {} if error.order is None else {"order": presenter.document(error.order)}
         raise ProblemError(
             422,
             "Order rejected",
@@ -162,7 +186,7 @@ def _problems(presenter: _Presenter) -> Iterator[None]:
             "Order not open",
             reason=RejectReason.ORDER_NOT_OPEN.value,
             detail="The order has finished; it can no longer be changed.",
-            extensions={"order": _order_document(presenter, error.order)},
+            extensions={"order": presenter.document(error.order)},
         ) from None
     except OrderNotFoundError:
         raise ProblemError(
@@ -177,10 +201,6 @@ def _problems(presenter: _Presenter) -> Iterator[None]:
             detail="The exchange cannot take this request now; retry shortly.",
             headers={"Retry-After": RETRY_AFTER_SECONDS},
         ) from None
-
-
-def _order_document(presenter: _Presenter, order: Order) -> dict[str, Any]:
-    return presenter.order(order).model_dump(mode="json")
 
 
 def _place_order_command(
@@ -214,6 +234,74 @@ def _amend_order_command(
     )
 
 
+_PLACE_ORDER: Final = Validator[PlaceOrderRequest](PlaceOrderRequest, ("body",))
+_AMEND_ORDER: Final = Validator[AmendOrderRequest](AmendOrderRequest, ("body",))
+_ORDER_ID: Final = Validator[int](Annotated[int, Field(ge=1, le=MAX_UNITS)], ("path", "order_id"))
+
+
+class _OrderEntry:
+    """Places, amends and cancels orders as bare ASGI endpoints, each request in one pass.
+
+    Each does what FastAPI did for the documented signature, in the same order: read
+    and decode the body, authenticate (401) and check the `trade` scope and account
+    (403), validate the path and body (422), then run the use case.
+    """
+
+    def __init__(self, orders: OrderService, presenter: _Presenter) -> None:
+        self._orders = orders
+        self._presenter = presenter
+        self._trade = require_scope("trade")
+
+    async def _trader(self, scope: Scope) -> int:
+        return _account_of(await self._trade.authorize(scope))
+
+    async def place(self, scope: Scope, receive: Receive, send: Send) -> None:
+        body = json_body(scope, await read_body(receive))
+        account_id = await self._trader(scope)
+        errors: list[dict[str, Any]] = []
+        request = _PLACE_ORDER.validate(body, errors)
+        if request is None:
+            raise validation_error(errors)
+        presenter = self._presenter
+        with _problems(presenter):
+            instrument = presenter.instrument(request.symbol)
+            command = _place_order_command(account_id, request, instrument)
+            placement = await self._orders.place_order(command)
+        status = 201 if placement.created else 200
+        await send_json(send, status, presenter.order_json(placement.order))
+
+    async def amend(self, scope: Scope, receive: Receive, send: Send) -> None:
+        body = json_body(scope, await read_body(receive))
+        account_id = await self._trader(scope)
+        errors: list[dict[str, Any]] = []
+        order_id = _ORDER_ID.validate(scope["path_params"]["order_id"], errors)
+        request = _AMEND_ORDER.validate(body, errors)
+        if order_id is None or request is None:
+            raise validation_error(errors)
+        presenter = self._presenter
+        with _problems(presenter):
+            order = await self._orders.open_order(account_id, order_id)
+            instrument = presenter.instrument(order.symbol)
+            command = _amend_order_command(account_id, order_id, request, instrument)
+            amended = await self._orders.amend_order(command)
+        await send_json(send, 200, presenter.order_json(amended))
+
+    async def cancel(self, scope: Scope, _receive: Receive, send: Send) -> None:
+        account_id = await self._trader(scope)
+        errors: list[dict[str, Any]] = []
+        order_id = _ORDER_ID.validate(scope["path_params"]["order_id"], errors)
+        if order_id is None:
+            raise validation_error(errors)
+        presenter = self._presenter
+        with _problems(presenter):
+            cancelled = await self._orders.cancel_order(CancelOrder(account_id, order_id))
+        await send_json(send, 200, presenter.order_json(cancelled))
+
+
+def _documentation_only() -> NoReturn:
+    raise RuntimeError("a direct route's endpoint only documents it; its app serves it")
+
+
 def _next_cursor(ids: list[int], limit: int) -> int | None:
     return ids[-1] if len(ids) == limit and ids else None
 
@@ -245,8 +333,18 @@ def create_router(trading: Trading) -> APIRouter:  # noqa: C901  # one closure p
             for balance in core.balances(account_id)
         ]
 
-    @router.post(
+    entry = _OrderEntry(orders, presenter)
+
+    # The signatures below document the direct routes; FastAPI never calls them.
+    async def place_order(request: PlaceOrderRequest, account_id: TradeAccount) -> OrderResponse:  # noqa: ARG001
+        _documentation_only()
+
+    add_direct_route(
+        router,
         "/orders",
+        place_order,
+        entry.place,
+        methods=["POST"],
         summary="Place an order",
         status_code=201,
         responses={
@@ -257,17 +355,6 @@ def create_router(trading: Trading) -> APIRouter:  # noqa: C901  # one closure p
             **_READ_RESPONSES,
         },
     )
-    async def place_order(
-        request: PlaceOrderRequest, account_id: TradeAccount, response: Response
-    ) -> OrderResponse:
-        with _problems(presenter):
-            instrument = presenter.instrument(request.symbol)
-            placement = await orders.place_order(
-                _place_order_command(account_id, request, instrument)
-            )
-        if not placement.created:
-            response.status_code = 200
-        return presenter.order(placement.order)
 
     @router.get(
         "/orders",
@@ -296,28 +383,35 @@ def create_router(trading: Trading) -> APIRouter:  # noqa: C901  # one closure p
         with _problems(presenter):
             return presenter.order(await orders.order(account_id, order_id))
 
-    @router.patch(
+    async def amend_order(
+        order_id: OrderId,  # noqa: ARG001
+        request: AmendOrderRequest,  # noqa: ARG001
+        account_id: TradeAccount,  # noqa: ARG001
+    ) -> OrderResponse:
+        _documentation_only()
+
+    add_direct_route(
+        router,
         "/orders/{order_id}",
+        amend_order,
+        entry.amend,
+        methods=["PATCH"],
         summary="Amend an open order's total quantity and/or price",
         responses=_ORDER_RESPONSES,
     )
-    async def amend_order(
-        order_id: OrderId, request: AmendOrderRequest, account_id: TradeAccount
-    ) -> OrderResponse:
-        with _problems(presenter):
-            order = await orders.open_order(account_id, order_id)
-            instrument = presenter.instrument(order.symbol)
-            command = _amend_order_command(account_id, order_id, request, instrument)
-            return presenter.order(await orders.amend_order(command))
 
-    @router.delete(
+    async def cancel_order(order_id: OrderId, account_id: TradeAccount) -> OrderResponse:  # noqa: ARG001
+        _documentation_only()
+
+    add_direct_route(
+        router,
         "/orders/{order_id}",
+        cancel_order,
+        entry.cancel,
+        methods=["DELETE"],
         summary="Cancel an open order",
         responses=_ORDER_RESPONSES,
     )
-    async def cancel_order(order_id: OrderId, account_id: TradeAccount) -> OrderResponse:
-        with _problems(presenter):
-            return presenter.order(await orders.cancel_order(CancelOrder(account_id, order_id)))
 
     @router.get(
         "/trades",

@@ -5,7 +5,7 @@ because a float cannot carry every decimal exactly. Inside, they are ticks and l
 """
 
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -173,26 +173,32 @@ class BookResponse(BaseModel):
     asks: list[tuple[str, str]]
 
 
+def order_document(order: Order, instrument: InstrumentView) -> dict[str, Any]:
+    """An order as OrderResponse serialises it to JSON: the same keys, order and values."""
+    price = order.price
+    return {
+        "order_id": order.order_id,
+        "client_order_id": order.client_order_id,
+        "symbol": order.symbol,
+        "side": order.side.value,
+        "type": order.order_type.value,
+        "price": None if price is None else format_price(price, instrument),
+        "quantity": format_quantity(order.quantity, instrument),
+        "filled_quantity": format_quantity(order.filled_quantity, instrument),
+        "average_price": average_price(order.filled_amount, order.filled_quantity, instrument),
+        "fees_paid": format_amount(order.fees_paid, instrument.quote_scale),
+        "status": order.status.value,
+        "time_in_force": order.time_in_force.value,
+        "post_only": order.post_only,
+        "self_trade_prevention": order.self_trade_prevention.value,
+        "created_at": format_timestamp(order.created_at),
+        "updated_at": format_timestamp(order.updated_at),
+        "reason": order.reason,
+    }
+
+
 def order_response(order: Order, instrument: InstrumentView) -> OrderResponse:
-    return OrderResponse(
-        order_id=order.order_id,
-        client_order_id=order.client_order_id,
-        symbol=order.symbol,
-        side=order.side,
-        type=order.order_type,
-        price=None if order.price is None else format_price(order.price, instrument),
-        quantity=format_quantity(order.quantity, instrument),
-        filled_quantity=format_quantity(order.filled_quantity, instrument),
-        average_price=average_price(order.filled_amount, order.filled_quantity, instrument),
-        fees_paid=format_amount(order.fees_paid, instrument.quote_scale),
-        status=order.status,
-        time_in_force=order.time_in_force,
-        post_only=order.post_only,
-        self_trade_prevention=order.self_trade_prevention,
-        created_at=format_timestamp(order.created_at),
-        updated_at=format_timestamp(order.updated_at),
-        reason=order.reason,
-    )
+    return OrderResponse.model_validate(order_document(order, instrument))
 
 
 def trade_response(fill: Fill, instrument: InstrumentView) -> TradeResponse:
