@@ -286,6 +286,21 @@ async def test_cancelling_twice_says_the_order_is_no_longer_open(api):
     assert problem(response, 422, "order_not_open")["order"]["order_id"] == order["order_id"]
 
 
+async def test_cancelling_an_order_that_has_filled_answers_with_the_filled_order(api):
+    resting = (await api.order(who="bob", side="sell", price="100.50", quantity="4")).json()
+    await api.order(price="100.50", quantity="4")
+    response = await api.delete(f"/v1/orders/{resting['order_id']}", who="bob")
+    order = problem(response, 422, "order_not_open")["order"]
+    assert (order["status"], order["filled_quantity"]) == ("filled", "4")
+    assert order == (await api.get(f"/v1/orders/{resting['order_id']}", who="bob")).json()
+
+
+async def test_cancelling_another_accounts_finished_order_is_not_found(api):
+    order = (await api.order()).json()
+    await api.delete(f"/v1/orders/{order['order_id']}")
+    problem(await api.delete(f"/v1/orders/{order['order_id']}", who="bob"), 404, "order_not_found")
+
+
 @pytest.mark.parametrize("method", ["get", "delete"])
 async def test_an_order_that_does_not_exist_is_not_found(api, method):
     problem(await getattr(api, method)("/v1/orders/424242"), 404, "order_not_found")

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from openbell.contracts.commands import AmendOrder, Deposit
+from openbell.contracts.enums import OrderStatus
 from openbell.contracts.results import OrderView, Outcome, Rejected
 from openbell.core.domain.exchange import Exchange
 from openbell.platform.bus import InProcessBus
@@ -297,6 +298,31 @@ async def test_a_projector_whose_checkpoint_moved_rereads_the_store_and_applies_
         assert order is not None
         assert (order.status.value, order.filled_quantity) == ("filled", 10)
         assert second.projected_sequence == await store.checkpoint() == len(market.log)
+    finally:
+        await store.close()
+        await engine.dispose()
+
+
+async def test_it_remembers_open_and_recently_finished_orders_as_written(database_url):
+    await prepare_database(database_url)
+    engine = create_engine(database_url)
+    store = SqlReadModel(engine)
+    projector = Projector(InProcessBus[Outcome]().subscribe("test"), store, remember_finished=2)
+    market = Market()
+    trader = market.trader()
+    placed = [market.place(trader, "buy", 1, 9_990 + n) for n in range(4)]
+    for outcome in placed[:3]:
+        market.cancel(trader, order_id_of(outcome))
+    try:
+        await projector.project(replayed(market))
+        ids = [order_id_of(outcome) for outcome in placed]
+        for order_id in ids[1:]:
+            assert projector.recent_order(order_id) == await store.order(trader, order_id)
+        assert projector.recent_order(ids[0]) is None  # finished before the last two
+        remembered = projector.recent_order(ids[3])
+        assert remembered is not None
+        remembered.status = OrderStatus.FILLED  # a copy: the projector's stays as written
+        assert projector.recent_order(ids[3]) == await store.order(trader, ids[3])
     finally:
         await store.close()
         await engine.dispose()

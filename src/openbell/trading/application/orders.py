@@ -3,6 +3,11 @@
 Reads are read-your-writes: before answering, a query waits (bounded) until the read
 model holds every outcome the core had committed when the query began. If the wait
 runs out it answers with what the read model holds.
+
+When a command's answer needs an order the core no longer holds (a cancel that lost
+the race with a fill, a retry of a finished order), the use case waits for that
+command's outcome to be projected, then takes the order from the projector's memory
+when it still has it, else from the read model.
 """
 
 from typing import NamedTuple
@@ -107,7 +112,7 @@ class OrderService:
     async def _finished(self, account_id: int, order_id: int, outcome: Outcome) -> Order:
         """An order that no longer rests in the core, from the read model."""
         await self.catch_up(outcome.sequence)
-        order = await self._read_model.order(account_id, order_id)
+        order = await self._projected(account_id, order_id)
         if order is None:
             raise ReadModelBehindError("the order is not in the read model yet; retry")
         return order
@@ -120,10 +125,17 @@ class OrderService:
         if error.reason is not RejectReason.UNKNOWN_ORDER:
             return error
         await self.catch_up(outcome.sequence)
-        order = await self._read_model.order(account_id, order_id)
+        order = await self._projected(account_id, order_id)
         if order is None:
             return OrderNotFoundError("no such order")
         return OrderNotOpenError(order)
+
+    async def _projected(self, account_id: int, order_id: int) -> Order | None:
+        """The account's order as projected so far: from the projector's memory, or a query."""
+        order = self._progress.recent_order(order_id)
+        if order is not None and order.account_id == account_id:
+            return order
+        return await self._read_model.order(account_id, order_id)
 
 
 def _rejection(outcome: Outcome) -> OrderRejectedError:

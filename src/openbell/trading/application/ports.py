@@ -55,6 +55,14 @@ class ProjectionProgress(Protocol):
         """True once everything up to `sequence` is projected; False after `timeout` seconds."""
         ...
 
+    def recent_order(self, order_id: int) -> Order | None:
+        """The order as projected, if the projector still remembers it (open or just finished).
+
+        It is what the read model holds for the order, and at least as new as every
+        outcome `wait_for` has waited for; None says only "read the read model".
+        """
+        ...
+
 
 class OrderQuery(NamedTuple):
     """One page of an account's orders, newest first."""

@@ -9,11 +9,15 @@ A chunk costs the store one write and, usually, no read: the projector remembers
 checkpoint it last wrote and the open orders as it wrote them, which is what the store
 holds as long as nobody else writes. The store refuses a write whose checkpoint has
 moved, and then the projector forgets what it remembered and reads the store again.
+It also remembers the orders that finished last, so the use cases can answer about
+an order that just filled or cancelled without a query.
 """
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import replace
 
 from openbell.contracts.results import Outcome
 from openbell.platform.bus import SubscriptionClosedError
@@ -34,6 +38,7 @@ class Projector:
         *,
         max_batch: int = 5_000,
         retry_seconds: float = 0.5,
+        remember_finished: int = 10_000,
     ) -> None:
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
@@ -46,6 +51,9 @@ class Projector:
         """The checkpoint this projector last read or wrote: what the next write starts from."""
         self._open: dict[int, Order] = {}
         """Open orders as written at `_checkpoint`: the store holds the same while it is there."""
+        self._finished: OrderedDict[int, Order] = OrderedDict()
+        """The last `remember_finished` orders that finished, as written, oldest first."""
+        self._remember_finished = remember_finished
         self._advanced = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.failures = 0
@@ -57,6 +65,11 @@ class Projector:
     def projected_sequence(self) -> int:
         """The sequence of the last outcome the read model holds."""
         return self._projected
+
+    def recent_order(self, order_id: int) -> Order | None:
+        """A copy of the order as this projector last wrote it, if it remembers it."""
+        order = self._open.get(order_id) or self._finished.get(order_id)
+        return None if order is None else replace(order)
 
     @property
     def running(self) -> bool:
@@ -133,17 +146,21 @@ class Projector:
             logger.error(
                 "events for %d orders the read model never saw", len(changes.unknown_orders)
             )
-        remembered = self._open
+        remembered, finished = self._open, self._finished
         for order in (*changes.created.values(), *changes.updated.values()):
             if order.is_open:
                 remembered[order.order_id] = order
             else:
                 remembered.pop(order.order_id, None)
+                finished[order.order_id] = order
+        while len(finished) > self._remember_finished:
+            finished.popitem(last=False)
         self._checkpoint = fresh[-1].sequence
         self._advance(self._checkpoint)
 
     async def _reload(self) -> None:
         self._open.clear()
+        self._finished.clear()
         self._checkpoint = await self._store.checkpoint()
         self._advance(self._checkpoint)
 
