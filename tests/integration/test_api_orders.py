@@ -260,6 +260,20 @@ async def test_malformed_amendments_are_refused_by_the_schema(api, body):
     problem(await api.patch(f"/v1/orders/{order['order_id']}", body), 422, "validation_error")
 
 
+async def test_amending_a_resting_order_does_not_wait_for_the_read_model(api):
+    await api.trading.projector.stop()
+    order = (await api.order()).json()
+    response = await api.patch(f"/v1/orders/{order['order_id']}", {"quantity": "6"})
+    assert response.status_code == 200
+    assert (response.json()["quantity"], response.json()["status"]) == ("6", "new")
+
+
+async def test_another_accounts_resting_order_cannot_be_amended(api):
+    order = (await api.order()).json()
+    response = await api.patch(f"/v1/orders/{order['order_id']}", {"quantity": "5"}, who="bob")
+    problem(response, 404, "order_not_found")
+
+
 async def test_a_finished_order_cannot_be_amended(api):
     order = (await api.order()).json()
     await api.delete(f"/v1/orders/{order['order_id']}")

@@ -118,6 +118,6 @@ def build_trading(
 ) -> Trading:
     """Wire trading to a running core: its sequencer and the reader of its state."""
     orders = OrderService(
-        sequencer, read_model.store, read_model.projector, read_timeout=read_timeout
+        sequencer, core_reader, read_model.store, read_model.projector, read_timeout=read_timeout
     )
     return Trading(orders, core_reader, sequencer, read_model)

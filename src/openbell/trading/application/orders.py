@@ -22,6 +22,7 @@ from openbell.trading.application.errors import (
     ReadModelBehindError,
 )
 from openbell.trading.application.ports import (
+    CoreReader,
     FillQuery,
     OrderQuery,
     OrderReadModel,
@@ -44,12 +45,14 @@ class OrderService:
     def __init__(
         self,
         sequencer: Sequencer,
+        core: CoreReader,
         read_model: OrderReadModel,
         progress: ProjectionProgress,
         *,
         read_timeout: float = DEFAULT_READ_TIMEOUT_SECONDS,
     ) -> None:
         self._sequencer = sequencer
+        self._core = core
         self._read_model = read_model
         self._progress = progress
         self._read_timeout = read_timeout
@@ -80,7 +83,14 @@ class OrderService:
         raise await self._not_open(command.account_id, command.order_id, outcome)
 
     async def open_order(self, account_id: int, order_id: int) -> Order:
-        """The caller's order if it is still open; OrderNotOpenError if it has finished."""
+        """The caller's order if it is still open; OrderNotOpenError if it has finished.
+
+        An order resting in the core is open now, with no wait for the read model; the
+        read model answers for any other (finished, another account's, unknown).
+        """
+        view = self._core.open_order(order_id)
+        if view is not None and view.account_id == account_id:
+            return order_from_view(view)
         order = await self.order(account_id, order_id)
         if not order.is_open:
             raise OrderNotOpenError(order)

@@ -8,7 +8,7 @@ from collections.abc import Collection, Sequence
 from typing import NamedTuple, Protocol
 
 from openbell.contracts.commands import Command
-from openbell.contracts.results import BalanceView, BookView, InstrumentView, Outcome
+from openbell.contracts.results import BalanceView, BookView, InstrumentView, OrderView, Outcome
 from openbell.trading.domain.orders import Fill, Order, ProjectionChanges
 
 
@@ -35,6 +35,10 @@ class CoreReader(Protocol):
     def book(self, symbol: str, depth: int) -> BookView | None: ...
 
     def asset_scales(self) -> dict[str, int]: ...
+
+    def open_order(self, order_id: int) -> OrderView | None:
+        """The order as it rests in a book now; None once it has finished (or never was)."""
+        ...
 
 
 class OutcomeFeed(Protocol):
