@@ -304,3 +304,12 @@ async def test_closing_twice_is_harmless(read_model):
     await save(read_model, 1, created=[order(1)])
     await read_model.close()
     await read_model.close()
+
+
+async def test_a_save_larger_than_one_statement_is_written_whole(read_model):
+    placed = [order(i, client_order_id=f"k{i}") for i in range(1, 1_202)]
+    await save(read_model, 1, created=placed)
+    filled = [replace(o, status=OrderStatus.FILLED, filled_quantity=10) for o in placed]
+    await save(read_model, 2, updated=filled, fills=[fill(o.order_id, o.order_id) for o in placed])
+    assert await read_model.load_orders(range(1, 1_202)) == {o.order_id: o for o in filled}
+    assert len(await read_model.fills(FillQuery(ALICE, limit=2_000))) == 1_201

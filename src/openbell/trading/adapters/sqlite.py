@@ -7,6 +7,12 @@ milliseconds and the journal's group commits queued behind it. Here the whole
 transaction, BEGIN IMMEDIATE to COMMIT, runs in one call on a thread of its own, so
 the lock is held only while SQLite works.
 
+Even so, the thread gives up the GIL for every step of a statement and may wait up to
+the interpreter's switch interval (5 ms) to get it back while the event loop runs, and
+`executemany` steps once per row. So every parameter is prepared before the lock is
+taken, and each table gets one statement with many rows: five steps under the lock
+however large the chunk.
+
 The connection runs with `synchronous=NORMAL` in WAL mode: a commit is not fsynced by
 itself but with the next fsync of the WAL, which the journal's next commit does.
 Power loss can then lose the newest projection transactions, never corrupt them, and
@@ -15,17 +21,18 @@ their checkpoint goes with them, so the core replays those outcomes on the next 
 
 import asyncio
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import Any, Final, NamedTuple, TypeVar
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.sql import ClauseElement
 
 from openbell.shared.errors import ConflictError
-from openbell.trading.adapters.rows import MUTABLE_COLUMNS, fill_row, order_rows, order_updates
+from openbell.trading.adapters.rows import MUTABLE_COLUMNS, fill_row, order_rows
 from openbell.trading.adapters.tables import orders, projection, trades
 from openbell.trading.domain.orders import ProjectionChanges
 
@@ -51,11 +58,65 @@ _CHECKPOINT_EXISTS: Final = _sql(
     select(projection.c.sequence).where(projection.c.name == bindparam("projection"))
 )
 _CREATE_CHECKPOINT: Final = _sql(insert(projection))
-_INSERT_ORDER: Final = _sql(insert(orders))
-_UPDATE_ORDER: Final = _sql(
-    update(orders).where(orders.c.order_id == bindparam("key")), list(MUTABLE_COLUMNS)
-)
-_INSERT_FILL: Final = _sql(insert(trades))
+_ORDER_COLUMNS: Final = tuple(column.name for column in orders.columns)
+_FILL_COLUMNS: Final = tuple(column.name for column in trades.columns)
+_UPDATE_COLUMNS: Final = ("key", *MUTABLE_COLUMNS)
+_ROWS_PER_STATEMENT: Final = 500
+"""18 columns x 500 rows stays far below SQLite's 32,766 bound parameters."""
+
+
+class _Statement(NamedTuple):
+    sql: str
+    parameters: tuple[Any, ...]
+
+
+def _placeholders(columns: int, rows: int) -> str:
+    row = "(" + ", ".join("?" * columns) + ")"
+    return ", ".join([row] * rows)
+
+
+@lru_cache(maxsize=256)
+def _insert_sql(table: str, columns: tuple[str, ...], rows: int) -> str:
+    # Only our tables' own names and "?" are joined here; every value is bound.
+    values = _placeholders(len(columns), rows)
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES {values}"  # noqa: S608  # nosec B608
+
+
+@lru_cache(maxsize=256)
+def _update_orders_sql(rows: int) -> str:
+    # As above: names from the table definitions, values bound.
+    changed = ", ".join(_UPDATE_COLUMNS)
+    assignments = ", ".join(f"{name} = changed.{name}" for name in MUTABLE_COLUMNS)
+    return (
+        f"WITH changed ({changed}) AS (VALUES {_placeholders(len(_UPDATE_COLUMNS), rows)}) "  # noqa: S608  # nosec B608
+        f"UPDATE {orders.name} SET {assignments} FROM changed "
+        f"WHERE {orders.name}.order_id = changed.key"
+    )
+
+
+def _statements(changes: ProjectionChanges) -> list[_Statement]:
+    """The changes as multi-row statements, at most `_ROWS_PER_STATEMENT` rows each."""
+    created = [_values(row, _ORDER_COLUMNS) for row in order_rows(changes.created.values())]
+    updated = [
+        (row["order_id"], *_values(row, MUTABLE_COLUMNS))
+        for row in order_rows(changes.updated.values())
+    ]
+    fills = [_values(fill_row(fill), _FILL_COLUMNS) for fill in changes.fills]
+    return [
+        *_chunks(created, lambda n: _insert_sql(orders.name, _ORDER_COLUMNS, n)),
+        *_chunks(updated, _update_orders_sql),
+        *_chunks(fills, lambda n: _insert_sql(trades.name, _FILL_COLUMNS, n)),
+    ]
+
+
+def _values(row: dict[str, Any], columns: Sequence[str]) -> tuple[Any, ...]:
+    return tuple(row[name] for name in columns)
+
+
+def _chunks(rows: list[tuple[Any, ...]], sql: Callable[[int], str]) -> Iterable[_Statement]:
+    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
+        chunk = rows[start : start + _ROWS_PER_STATEMENT]
+        yield _Statement(sql(len(chunk)), tuple(value for row in chunk for value in row))
 
 
 class SqliteProjectionWriter:
@@ -88,12 +149,13 @@ class SqliteProjectionWriter:
     # --- on the writer thread ---------------------------------------------------
 
     def _save(self, changes: ProjectionChanges, after: int, sequence: int) -> bool:
+        statements = _statements(changes)
         connection = self._connect()
         connection.execute("BEGIN IMMEDIATE")
         try:
             moved = self._move_checkpoint(connection, after, sequence)
             if moved:
-                _write(connection, changes)
+                _write(connection, statements)
         except BaseException:
             connection.execute("ROLLBACK")
             raise
@@ -129,14 +191,9 @@ class SqliteProjectionWriter:
             self._connection = None
 
 
-def _write(connection: sqlite3.Connection, changes: ProjectionChanges) -> None:
+def _write(connection: sqlite3.Connection, statements: list[_Statement]) -> None:
     try:
-        if changes.created:
-            connection.executemany(_INSERT_ORDER, order_rows(changes.created.values()))
-        if changes.updated:
-            connection.executemany(_UPDATE_ORDER, order_updates(changes.updated.values()))
-        if changes.fills:
-            rows: list[dict[str, Any]] = [fill_row(fill) for fill in changes.fills]
-            connection.executemany(_INSERT_FILL, rows)
+        for statement in statements:
+            connection.execute(statement.sql, statement.parameters)
     except sqlite3.IntegrityError as error:
         raise ConflictError("the projection conflicts with the read model") from error
