@@ -21,9 +21,11 @@ their checkpoint goes with them, so the core replays those outcomes on the next 
 
 import asyncio
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
+from itertools import chain
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, Final, NamedTuple, TypeVar
 
@@ -32,7 +34,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.sql import ClauseElement
 
 from openbell.shared.errors import ConflictError
-from openbell.trading.adapters.rows import MUTABLE_COLUMNS, fill_row, order_rows
+from openbell.trading.adapters.rows import MUTABLE_COLUMNS
 from openbell.trading.adapters.tables import orders, projection, trades
 from openbell.trading.domain.orders import ProjectionChanges
 
@@ -67,7 +69,7 @@ _ROWS_PER_STATEMENT: Final = 500
 
 class _Statement(NamedTuple):
     sql: str
-    parameters: tuple[Any, ...]
+    parameters: list[Any]
 
 
 def _placeholders(columns: int, rows: int) -> str:
@@ -94,29 +96,32 @@ def _update_orders_sql(rows: int) -> str:
     )
 
 
+# Read model columns are named as the fields of Order and Fill (the contract tests read
+# back every field), and SQLite binds the StrEnum members as their text.
+_order_values: Final = attrgetter(*_ORDER_COLUMNS)
+_update_values: Final = attrgetter("order_id", *MUTABLE_COLUMNS)
+_fill_values: Final = attrgetter(*_FILL_COLUMNS)
+
+
 def _statements(changes: ProjectionChanges) -> list[_Statement]:
     """The changes as multi-row statements, at most `_ROWS_PER_STATEMENT` rows each."""
-    created = [_values(row, _ORDER_COLUMNS) for row in order_rows(changes.created.values())]
-    updated = [
-        (row["order_id"], *_values(row, MUTABLE_COLUMNS))
-        for row in order_rows(changes.updated.values())
-    ]
-    fills = [_values(fill_row(fill), _FILL_COLUMNS) for fill in changes.fills]
     return [
-        *_chunks(created, lambda n: _insert_sql(orders.name, _ORDER_COLUMNS, n)),
-        *_chunks(updated, _update_orders_sql),
-        *_chunks(fills, lambda n: _insert_sql(trades.name, _FILL_COLUMNS, n)),
+        *_chunks(
+            [_order_values(order) for order in changes.created.values()],
+            lambda n: _insert_sql(orders.name, _ORDER_COLUMNS, n),
+        ),
+        *_chunks([_update_values(order) for order in changes.updated.values()], _update_orders_sql),
+        *_chunks(
+            [_fill_values(fill) for fill in changes.fills],
+            lambda n: _insert_sql(trades.name, _FILL_COLUMNS, n),
+        ),
     ]
-
-
-def _values(row: dict[str, Any], columns: Sequence[str]) -> tuple[Any, ...]:
-    return tuple(row[name] for name in columns)
 
 
 def _chunks(rows: list[tuple[Any, ...]], sql: Callable[[int], str]) -> Iterable[_Statement]:
     for start in range(0, len(rows), _ROWS_PER_STATEMENT):
         chunk = rows[start : start + _ROWS_PER_STATEMENT]
-        yield _Statement(sql(len(chunk)), tuple(value for row in chunk for value in row))
+        yield _Statement(sql(len(chunk)), list(chain.from_iterable(chunk)))
 
 
 class SqliteProjectionWriter:
