@@ -140,3 +140,26 @@ def test_timestamps_format_as_datetime_does(nanoseconds):
     seconds, rest = divmod(nanoseconds, 1_000_000_000)
     moment = datetime.fromtimestamp(seconds, tz=UTC).replace(microsecond=rest // 1_000)
     assert format_timestamp(nanoseconds) == moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+api_decimals = st.from_regex(r"\A[0-9]{1,30}(\.[0-9]{1,30})?\Z")
+
+
+def conversion(convert, value, market) -> int | tuple[RejectReason, str]:
+    try:
+        return convert(value, market)
+    except UnitError as error:
+        return error.reason, str(error)
+
+
+@given(api_decimals, unit_texts)
+def test_decimal_strings_convert_as_their_decimals_do(text, unit):
+    market = instrument(tick=unit, lot=unit)
+    for convert in (to_ticks, to_lots):
+        assert conversion(convert, text, market) == conversion(convert, Decimal(text), market)
+
+
+@pytest.mark.parametrize("text", ["", "1.", ".5", "-1", "+1", " 1", "1_0", "1e3", "١٢"])
+def test_strings_that_are_not_plain_decimals_are_refused(text):
+    with pytest.raises(ValueError, match="not a plain decimal"):
+        to_ticks(text, instrument())

@@ -33,20 +33,60 @@ def _decimal(text: str) -> Decimal:
     return Decimal(text)
 
 
-def to_ticks(price: Decimal, instrument: InstrumentView) -> int:
-    """A positive price as ticks; UnitError(invalid_tick) when it is not on a tick."""
-    tick = _decimal(instrument.tick_size)
-    return _to_units(
-        price, tick, "price", RejectReason.INVALID_TICK, RejectReason.PRICE_OUT_OF_BAND
+def to_ticks(price: Decimal | str, instrument: InstrumentView) -> int:
+    """A positive price as ticks; UnitError(invalid_tick) when it is not on a tick.
+
+    A string is a decimal as the API admits it: digits, then optionally a point and
+    more digits (see `DecimalString`).
+    """
+    return _convert(
+        price,
+        instrument.tick_size,
+        "price",
+        RejectReason.INVALID_TICK,
+        RejectReason.PRICE_OUT_OF_BAND,
     )
 
 
-def to_lots(quantity: Decimal, instrument: InstrumentView) -> int:
+def to_lots(quantity: Decimal | str, instrument: InstrumentView) -> int:
     """A positive quantity as lots; UnitError(invalid_lot) when it is not whole lots."""
-    lot = _decimal(instrument.lot_size)
-    return _to_units(
-        quantity, lot, "quantity", RejectReason.INVALID_LOT, RejectReason.QUANTITY_OUT_OF_RANGE
+    return _convert(
+        quantity,
+        instrument.lot_size,
+        "quantity",
+        RejectReason.INVALID_LOT,
+        RejectReason.QUANTITY_OUT_OF_RANGE,
     )
+
+
+def _convert(
+    value: Decimal | str, unit: str, name: str, off_unit: RejectReason, too_large: RejectReason
+) -> int:
+    if isinstance(value, str):
+        return _text_to_units(value, unit, name, off_unit, too_large)
+    return _to_units(value, _decimal(unit), name, off_unit, too_large)
+
+
+def _text_to_units(
+    text: str, unit: str, name: str, off_unit: RejectReason, too_large: RejectReason
+) -> int:
+    """`_to_units` for a plain decimal string, in integers: every order converts two."""
+    whole, point, fraction = text.partition(".")
+    if not (text.isascii() and whole.isdigit() and (fraction.isdigit() or not point)):
+        raise ValueError(f"not a plain decimal: {text!r}")
+    scaled = int(whole + fraction)  # the value times 10**len(fraction)
+    if scaled <= 0:
+        raise UnitError(RejectReason.INVALID_ORDER, f"the {name} must be positive")
+    coefficient, decimals = _unit_digits(unit)
+    # value / unit = (scaled / 10**len(fraction)) / (coefficient / 10**decimals)
+    numerator: int = scaled * 10**decimals
+    denominator: int = coefficient * 10 ** len(fraction)
+    units, remainder = divmod(numerator, denominator)
+    if remainder:
+        raise UnitError(off_unit, f"the {name} must be a multiple of {_decimal(unit)}")
+    if units > MAX_UNITS:
+        raise UnitError(too_large, f"the {name} is too large")
+    return units
 
 
 def _to_units(

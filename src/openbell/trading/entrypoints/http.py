@@ -14,7 +14,6 @@ the strict request models itself, and the signatures of `place_order`,
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
-from decimal import Decimal
 from typing import Annotated, Any, Final, Literal, NoReturn
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -206,7 +205,7 @@ def _problems(presenter: _Presenter) -> Iterator[None]:
 def _place_order_command(
     account_id: int, request: PlaceOrderRequest, instrument: InstrumentView
 ) -> PlaceOrder:
-    price = None if request.price is None else to_ticks(Decimal(request.price), instrument)
+    price = None if request.price is None else to_ticks(request.price, instrument)
     return PlaceOrder(
         account_id=account_id,
         client_order_id=request.client_order_id or f"ob-{secrets.token_hex(16)}",
@@ -214,7 +213,7 @@ def _place_order_command(
         side=Side(request.side),
         order_type=OrderType(request.type),
         price=price,
-        quantity=to_lots(Decimal(request.quantity), instrument),
+        quantity=to_lots(request.quantity, instrument),
         time_in_force=TimeInForce(request.resolved_time_in_force),
         post_only=request.post_only,
         self_trade_prevention=SelfTradePrevention(request.self_trade_prevention),
@@ -227,10 +226,8 @@ def _amend_order_command(
     return AmendOrder(
         account_id=account_id,
         order_id=order_id,
-        quantity=None
-        if request.quantity is None
-        else to_lots(Decimal(request.quantity), instrument),
-        price=None if request.price is None else to_ticks(Decimal(request.price), instrument),
+        quantity=None if request.quantity is None else to_lots(request.quantity, instrument),
+        price=None if request.price is None else to_ticks(request.price, instrument),
     )
 
 

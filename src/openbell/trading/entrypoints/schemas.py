@@ -175,7 +175,8 @@ class BookResponse(BaseModel):
 
 def order_document(order: Order, instrument: InstrumentView) -> dict[str, Any]:
     """An order as OrderResponse serialises it to JSON: the same keys, order and values."""
-    price = order.price
+    price, created_at, updated_at = order.price, order.created_at, order.updated_at
+    created = format_timestamp(created_at)
     return {
         "order_id": order.order_id,
         "client_order_id": order.client_order_id,
@@ -191,8 +192,8 @@ def order_document(order: Order, instrument: InstrumentView) -> dict[str, Any]:
         "time_in_force": order.time_in_force.value,
         "post_only": order.post_only,
         "self_trade_prevention": order.self_trade_prevention.value,
-        "created_at": format_timestamp(order.created_at),
-        "updated_at": format_timestamp(order.updated_at),
+        "created_at": created,
+        "updated_at": created if updated_at == created_at else format_timestamp(updated_at),
         "reason": order.reason,
     }
 
