@@ -163,3 +163,12 @@ def test_decimal_strings_convert_as_their_decimals_do(text, unit):
 def test_strings_that_are_not_plain_decimals_are_refused(text):
     with pytest.raises(ValueError, match="not a plain decimal"):
         to_ticks(text, instrument())
+
+
+def test_the_average_of_the_largest_fills_is_exact():
+    market = instrument(tick="0.1", lot="0.001")
+    assert average_price(10**18, 1, market) == "10000000000000000000.0"
+    assert (
+        average_price(2**63 - 1, 3, instrument(tick="0.01", lot="1"))
+        == "30744573456182586.0233333333"
+    )

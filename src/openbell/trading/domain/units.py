@@ -11,7 +11,7 @@ from typing import Final
 
 from openbell.contracts.enums import RejectReason
 from openbell.contracts.results import InstrumentView
-from openbell.shared.money import NotAMultipleError, to_units
+from openbell.shared.money import EXACT, NotAMultipleError, to_units
 
 MAX_UNITS: Final = 2**63 - 1
 """The largest tick or lot count the read model can store (a signed 64-bit integer)."""
@@ -154,15 +154,18 @@ def average_price(filled_amount: int, filled_lots: int, instrument: InstrumentVi
     """
     if filled_lots <= 0:
         return None
-    tick = _decimal(instrument.tick_size)
-    amount = Decimal(filled_amount).scaleb(-instrument.quote_scale)
-    base = Decimal(filled_lots) * _decimal(instrument.lot_size)
-    exact = _DIVISION.divide(amount, base)
-    tick_exponent = min(_exponent(tick), 0)
-    rounded = exact.quantize(Decimal(1).scaleb(tick_exponent - AVERAGE_PRICE_EXTRA_DIGITS))
-    trimmed = rounded.normalize(_DIVISION)
-    if _exponent(trimmed) > tick_exponent:
-        trimmed = trimmed.quantize(Decimal(1).scaleb(tick_exponent))
+    tick_exponent = min(_exponent(_decimal(instrument.tick_size)), 0)
+    # Wide enough for every step: the default context's 28 digits rounded large fills
+    # and could not quantize a large average to the tick's extra digits at all.
+    with localcontext(EXACT):
+        amount = Decimal(filled_amount).scaleb(-instrument.quote_scale)
+        base = Decimal(filled_lots) * _decimal(instrument.lot_size)
+        rounded = (amount / base).quantize(
+            Decimal(1).scaleb(tick_exponent - AVERAGE_PRICE_EXTRA_DIGITS)
+        )
+        trimmed = rounded.normalize()
+        if _exponent(trimmed) > tick_exponent:
+            trimmed = trimmed.quantize(Decimal(1).scaleb(tick_exponent))
     return f"{trimmed:f}"
 
 
