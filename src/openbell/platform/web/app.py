@@ -12,7 +12,7 @@ from starlette.types import Lifespan
 from openbell import __version__
 from openbell.platform.auth import InvalidTokenError, Principal, TokenVerifier
 from openbell.platform.settings import Settings
-from openbell.platform.web.direct import shortcuts
+from openbell.platform.web.direct import DirectRoutes
 from openbell.platform.web.docs import docs_routes
 from openbell.platform.web.errors import (
     EXCEPTION_HANDLERS,
@@ -74,7 +74,7 @@ def create_app(
     """Build a FastAPI application with openbell's middleware, error shape, probes and docs.
 
     - `routers` are mounted as given; every error they raise leaves as problem+json.
-      Their direct routes (see `direct`) are matched first, after the probes.
+      Their direct routes (see `direct`) are served by the innermost middleware.
     - `lifespan` starts and stops the service's resources; `readiness` is awaited by
       GET /readyz (no callable means ready whenever the process serves).
     - `token_verifier` turns bearer tokens into principals for `require_scope`; without
@@ -95,12 +95,14 @@ def create_app(
         redoc_url=None,
         swagger_ui_oauth2_redirect_url=None,
         exception_handlers=handlers,
-        middleware=middleware_stack(settings, middleware),
+        middleware=[
+            *middleware_stack(settings, middleware),
+            Middleware(DirectRoutes, routers=routers),
+        ],
     )
     app.state.settings = settings
     app.state.token_verifier = token_verifier or _NoTokenVerifier()
     app.router.routes.extend(health_routes(readiness, settings.readiness_timeout_seconds))
-    app.router.routes.extend(shortcuts(routers))
     if docs:
         app.router.routes.extend(
             docs_routes(title=title, openapi_path=OPENAPI_PATH, docs_path=DOCS_PATH)

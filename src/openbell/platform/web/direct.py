@@ -2,23 +2,26 @@
 
 FastAPI spends most of a small request on machinery: resolving the dependency graph,
 building a Request, validating the endpoint's return value against the response
-model and serialising it again, and matching the path through every included router
-twice. A hot route can skip all of it and keep its OpenAPI document:
+model and serialising it again, matching the path through every included router
+twice, and an exception middleware and exit stack around it all. A hot route can
+skip all of it and keep its OpenAPI document:
 
 - `add_direct_route` registers the route on an APIRouter with an endpoint whose
   signature (body model, parameters, security dependencies, return type) documents
   the operation exactly as before; FastAPI never calls it. `app`, an ASGI callable,
   serves every request.
-- `create_app` matches direct routes right after the health probes, ahead of the
-  included routers. Only a request whose method the route serves matches there;
-  any other falls through to the routers, so 404 and 405 answers do not change.
+- `create_app` serves direct routes from `DirectRoutes`, the innermost of its own
+  middleware (after the edge, the policies and the body limit), ahead of FastAPI's
+  exception middleware and routers. Only a request whose method and path a direct
+  route serves is taken there; any other goes on to the routers, so 404 and 405
+  answers do not change.
 - The helpers below do what FastAPI would have done for such an endpoint, with the
   same results: body reading and JSON decoding by Content-Type, validation errors
   raised as RequestValidationError with FastAPI's error entries, JSON responses.
 
 The endpoint must then do the security checks its signature documents itself (see
-`ScopeRequirement.authorize`). Exceptions propagate to the application's handlers,
-so errors leave as problem+json, through the same middleware, as from any route.
+`ScopeRequirement.authorize`). Its exceptions go to the application's handlers, so
+errors leave as problem+json, through the same middleware, as from any route.
 """
 
 import email.message
@@ -31,10 +34,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import TypeAdapter, ValidationError
 from starlette._utils import get_route_path  # how Starlette's own routes see the path
-from starlette.datastructures import URLPath
 from starlette.exceptions import HTTPException
-from starlette.routing import BaseRoute, Match, NoMatchFound
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 T = TypeVar("T")
 
@@ -78,43 +80,89 @@ def add_direct_route(
     return route
 
 
-class _Shortcut(BaseRoute):
-    """Matches a direct route's path and methods ahead of the routers; nothing else."""
+class _Match:
+    """A direct route's path and methods, matched as Starlette matches a route."""
 
-    include_in_schema = False
+    __slots__ = ("methods", "route")
 
     def __init__(self, route: DirectRoute) -> None:
         self.route = route
-        self.path_format = route.path_format
         self.methods = frozenset(route.methods or ())
 
-    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+    def child_scope(self, scope: Scope) -> Scope | None:
+        """What the route adds to the request's scope, or None if the path is not its own."""
         route = self.route
-        if scope["type"] != "http" or scope["method"] not in self.methods:
-            return Match.NONE, {}
         found = route.path_regex.match(get_route_path(scope))
         if found is None:
-            return Match.NONE, {}
+            return None
         path_params = dict(scope.get("path_params", {}))
         for name, value in found.groupdict().items():
             path_params[name] = route.param_convertors[name].convert(value)
-        return Match.FULL, {"endpoint": route.endpoint, "path_params": path_params, "route": route}
-
-    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:  # noqa: ANN401  # BaseRoute's signature
-        raise NoMatchFound(name, path_params)  # the documented route answers for it
-
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.route.handle(scope, receive, send)
+        return {"endpoint": route.endpoint, "path_params": path_params, "route": route}
 
 
-def shortcuts(routers: Sequence[APIRouter]) -> list[BaseRoute]:
-    """Routes that match the routers' direct routes first, for the application's router."""
-    return [
-        _Shortcut(route)
-        for router in routers
-        for route in router.routes
-        if isinstance(route, DirectRoute)
-    ]
+class DirectRoutes:
+    """Serves the routers' direct routes ahead of FastAPI's exception middleware and router.
+
+    The innermost of the application's own middleware, so a direct route's request has
+    passed every policy, the edge and the body limit. Only a request whose method and
+    path a direct route serves is taken; every other goes on to the routers, so 404
+    and 405 answers do not change. An exception the application has a handler for is
+    answered by that handler, as Starlette's exception middleware would.
+    """
+
+    def __init__(self, app: ASGIApp, *, routers: Sequence[APIRouter]) -> None:
+        self.app = app
+        by_method: dict[str, list[_Match]] = {}
+        for router in routers:
+            for route in router.routes:
+                if isinstance(route, DirectRoute):
+                    for method in route.methods or ():
+                        by_method.setdefault(method, []).append(_Match(route))
+        self._by_method = by_method
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        candidates = self._by_method.get(scope["method"]) if scope["type"] == "http" else None
+        if candidates:
+            for candidate in candidates:
+                child = candidate.child_scope(scope)
+                if child is not None:
+                    scope.update(child)
+                    await _serve(candidate.route, scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+
+async def _serve(route: DirectRoute, scope: Scope, receive: Receive, send: Send) -> None:
+    started = False
+
+    async def sender(message: Message) -> None:
+        nonlocal started
+        if message["type"] == "http.response.start":
+            started = True
+        await send(message)
+
+    try:
+        await route.handle(scope, receive, sender)
+    except Exception as error:
+        handler = _handler_for(scope, error)
+        if handler is None:
+            raise
+        if started:
+            raise RuntimeError("Caught handled exception, but response already started.") from error
+        response = await handler(Request(scope, receive), error)
+        await response(scope, receive, sender)
+        error.__traceback__ = None  # a reused exception would pile up tracebacks
+
+
+def _handler_for(scope: Scope, error: Exception) -> Any:  # noqa: ANN401  # Starlette's handler type
+    # The application's own handlers, as its exception middleware has them (the one for
+    # Exception belongs to the server-error middleware further out).
+    handlers = scope["app"].exception_handlers
+    for cls in type(error).__mro__:
+        if cls is not Exception and cls in handlers:
+            return handlers[cls]
+    return None
 
 
 # --- what FastAPI would do for the endpoint ---------------------------------------------
