@@ -1,6 +1,7 @@
 """A direct route answers and is documented exactly as the FastAPI route it replaces."""
 
 import json
+import time
 from typing import Annotated
 
 import httpx
@@ -10,7 +11,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic_core import to_json
 from starlette.types import Receive, Scope, Send
 
-from openbell.platform.auth import InvalidTokenError, Principal, require_scope
+from openbell.platform.auth import (
+    STEP_UP_ACR,
+    InvalidTokenError,
+    Principal,
+    require_scope,
+    require_step_up,
+)
 from openbell.platform.settings import Settings
 from openbell.platform.web import create_app
 from openbell.platform.web.direct import (
@@ -170,3 +177,46 @@ def test_a_direct_route_refuses_dependencies_it_would_never_run():
 
     with pytest.raises(ValueError, match="dependencies"):
         add_direct_route(router, "/x", endpoint, serve, methods=["GET"])
+
+
+async def test_a_step_up_requirement_checks_the_second_factor_for_a_direct_route_too(tmp_path):
+    now = int(time.time())
+
+    def user(acr: str, signed_in: int) -> Principal:
+        scopes = frozenset({"write"})
+        return Principal("user", "console", 1, scopes, "jti", now + 60, acr, auth_time=signed_in)
+
+    principals = {
+        "fresh": user(STEP_UP_ACR, now - 10),
+        "stale": user(STEP_UP_ACR, now - 900),
+        "password": user("pwd", now - 10),
+    }
+
+    class UserVerifier:
+        async def verify(self, token: str) -> Principal:
+            if token not in principals:
+                raise InvalidTokenError
+            return principals[token]
+
+    sensitive = require_step_up("write", max_age_seconds=300)
+
+    async def withdraw(scope: Scope, receive: Receive, send: Send) -> None:
+        principal = await sensitive.authorize(scope)
+        await send_json(send, 200, to_json({"subject": principal.subject}))
+
+    async def documented() -> None:
+        raise AssertionError
+
+    router = APIRouter()
+    add_direct_route(router, "/withdraw", documented, withdraw, methods=["POST"])
+    app = create_app(Settings(data_dir=tmp_path), routers=[router], token_verifier=UserVerifier())
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        statuses = {
+            token: (await client.post("/withdraw", headers={"authorization": f"Bearer {token}"}))
+            for token in principals
+        }
+    assert statuses["fresh"].status_code == 200
+    for token in ("stale", "password"):
+        assert statuses[token].status_code == 401
+        assert statuses[token].json()["reason"] == "step_up_required"

@@ -1,7 +1,7 @@
 """Who is calling: the verified principal, the port that verifies tokens, and scope checks."""
 
 import time
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from fastapi import Request
 from fastapi.openapi.models import OAuth2 as OAuth2Model
@@ -149,9 +149,9 @@ def step_up_satisfied(
     return -skew_seconds <= now - principal.auth_time <= max_age_seconds
 
 
-def _now_seconds(request: Request) -> float:
+def _now_seconds(state: Any) -> float:  # noqa: ANN401  # the application's State
     # Tests hand the application a clock in `app.state.clock`; servers use the wall clock.
-    clock = getattr(request.app.state, "clock", None)
+    clock = getattr(state, "clock", None)
     return clock.now_ns() / 1e9 if clock is not None else time.time()
 
 
@@ -180,10 +180,15 @@ class StepUpRequirement(ScopeRequirement):
         self.__name__ = f"require_{scope}_scope_with_step_up"
 
     async def __call__(self, request: Request) -> Principal:
-        principal = await super().__call__(request)
-        settings = getattr(request.app.state, "settings", None)
+        return self._stepped_up(await super().__call__(request), request.app.state)
+
+    async def authorize(self, scope: Scope) -> Principal:
+        return self._stepped_up(await super().authorize(scope), scope["app"].state)
+
+    def _stepped_up(self, principal: Principal, state: Any) -> Principal:  # noqa: ANN401  # State
+        settings = getattr(state, "settings", None)
         skew = getattr(settings, "token_leeway_seconds", 0)
-        now = _now_seconds(request)
+        now = _now_seconds(state)
         if not step_up_satisfied(principal, self.max_age_seconds, now=now, skew_seconds=skew):
             raise step_up_required(self.max_age_seconds)
         return principal
