@@ -307,6 +307,28 @@ def clients_revoke(
     console.print(f"revoked {client_id}; its tokens are refused within a second")
 
 
+@clients_app.command("rotate")
+def clients_rotate(
+    client_id: str, data_dir: DataDir = None, database_url: DatabaseUrl = None
+) -> None:
+    """Give a client a new secret, printed once; the old one works for the overlap
+    (OPENBELL_CLIENT_SECRET_OVERLAP_SECONDS, a day by default), so deployments can roll."""
+    from openbell.identity.bootstrap import rotate_client_secret  # noqa: PLC0415
+    from openbell.shared.errors import NotFoundError  # noqa: PLC0415
+
+    settings = _settings(data_dir, database_url)
+    try:
+        issued = asyncio.run(rotate_client_secret(settings, client_id))
+    except NotFoundError:
+        console.print("[red]No such active client with a secret[/red]")
+        raise typer.Exit(1) from None
+    sys.stdout.write(
+        json.dumps({"client_id": issued.client.client_id, "client_secret": issued.client_secret})
+        + "\n"
+    )
+    console.print("[yellow]Store the secret now: it is shown only once.[/yellow]")
+
+
 def _read_password(password_stdin: bool) -> str:
     # Never from argv: command lines show up in `ps` and shell history.
     if password_stdin:

@@ -156,3 +156,34 @@ def test_keys_rotate_and_list_newest_first(run):
     assert second[:10] in lines[0]
     assert len(lines) == 2
     assert listed.stdout.count("EdDSA") == 3  # the first key, made on first use, and two more
+
+
+def test_a_client_secret_rotates_with_the_old_one_kept_for_the_overlap(run, tmp_path):
+    import asyncio  # noqa: PLC0415
+
+    from openbell.identity.bootstrap import build_identity  # noqa: PLC0415
+    from openbell.platform.settings import Settings  # noqa: PLC0415
+
+    issued = json.loads(run("clients", "create", "--name", "bot", "--account", "3").stdout)
+    rotated = run("clients", "rotate", issued["client_id"])
+    assert rotated.exit_code == 0, rotated.output
+    new = json.loads(rotated.stdout)
+    assert new["client_id"] == issued["client_id"]
+    assert new["client_secret"] != issued["client_secret"]
+
+    async def authenticates(secret):
+        settings = Settings(
+            data_dir=tmp_path, argon2_time_cost=1, argon2_memory_cost_kib=64, argon2_parallelism=1
+        )
+        identity = build_identity(settings)
+        try:
+            await identity.clients.authenticate(issued["client_id"], secret)
+        except Exception:  # noqa: BLE001
+            return False
+        finally:
+            await identity.close()
+        return True
+
+    assert asyncio.run(authenticates(issued["client_secret"]))
+    assert asyncio.run(authenticates(new["client_secret"]))
+    assert run("clients", "rotate", "obc_nope").exit_code == 1

@@ -91,6 +91,7 @@ __all__ = [
     "list_signing_keys",
     "list_users",
     "revoke_api_client",
+    "rotate_client_secret",
     "rotate_signing_key",
 ]
 
@@ -429,6 +430,17 @@ async def revoke_api_client(
         client = await identity.clients.revoke_client(client_id)
         await identity.revocations.revoke(CLIENT, client.client_id)
         return client
+    finally:
+        await identity.close()
+
+
+async def rotate_client_secret(
+    settings: Settings, client_id: str, *, database: str | AsyncEngine | None = None
+) -> IssuedClient:
+    """A new secret for a client; the previous one keeps working for the overlap."""
+    identity = build_identity(settings, database)
+    try:
+        return await identity.clients.rotate_secret(client_id)
     finally:
         await identity.close()
 
