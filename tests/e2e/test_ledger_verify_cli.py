@@ -1,4 +1,4 @@
-"""`openbell ledger verify`: 0 and a summary when the books balance, else non-zero naming the fault."""
+"""`openbell ledger verify`: 0 and a summary when the books balance, else a fault named."""
 
 import asyncio
 import sqlite3
