@@ -32,7 +32,7 @@ app.add_typer(clients_app, name="clients")
 app.add_typer(users_app, name="users")
 app.add_typer(keys_app, name="keys")
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 
 DataDir = Annotated[
     Path | None, typer.Option("--data-dir", help="Where the embedded database and keys live.")
