@@ -7,8 +7,10 @@ import pytest
 from openbell.contracts.commands import DefineAsset, Deposit, OpenAccount, PlaceOrder
 from openbell.contracts.enums import OrderType, Side, TimeInForce
 from openbell.contracts.results import DuplicateOrder, OrderView
+from openbell.core.adapters import tables  # noqa: F401  # registers the journal's tables
 from openbell.core.adapters.codec import decode_state, encode_state
 from openbell.core.adapters.memory import InMemoryJournal, InMemorySnapshotStore, InMemoryStorage
+from openbell.core.adapters.sqlite import SqliteJournal
 from openbell.core.application.errors import JournalLockedError
 from openbell.core.application.recovery import recover
 from openbell.core.application.sequencer import (
@@ -19,6 +21,7 @@ from openbell.core.application.sequencer import (
 from openbell.core.application.snapshots import Snapshotter
 from openbell.core.domain.exchange import Exchange
 from openbell.core.domain.state import state_hash
+from openbell.platform.db import prepare_database
 from openbell.shared.time import FixedClock
 
 from builders import listing
@@ -275,3 +278,15 @@ async def test_a_failed_write_with_another_queued_behind_it_answers_exactly_what
     retried = await asyncio.gather(*(sequencer.execute(place(1, f"p{i}")) for i in range(40)))
     assert len({outcome.result.order_id for outcome in retried}) == 40
     await sequencer.stop()
+
+
+async def test_back_to_back_batches_on_a_real_journal_never_overlap_their_writes(tmp_path):
+    url = f"sqlite+aiosqlite:///{tmp_path / 'journal.db'}"
+    await prepare_database(url)
+    journal = SqliteJournal(url)
+    sequencer = await started(journal, max_batch=25)
+    outcomes = await asyncio.gather(*(sequencer.execute(place(1, f"r{i}")) for i in range(800)))
+    assert [isinstance(outcome.result, OrderView) for outcome in outcomes] == [True] * 800
+    assert sequencer.stats().batches > 30
+    await sequencer.stop()
+    await journal.close()

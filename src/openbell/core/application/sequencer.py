@@ -43,10 +43,6 @@ class SequencerOverloadedError(SequencerUnavailableError, OverloadedError):
     """The inbox is full; the caller should back off and retry."""
 
 
-PIPELINE_DEPTH = 2
-"""Batches whose journal writes may be in flight at once."""
-
-
 class _Batch(NamedTuple):
     entries: list[JournalEntry]
     callers: list[tuple[Command, "asyncio.Future[Outcome]"]]
@@ -170,23 +166,26 @@ class Sequencer:
             self._fail(error)
 
     def _top_up(self, pipeline: "deque[_Batch]") -> None:
-        """Start journal writes for queued commands, up to the pipeline's depth.
+        """Start the journal write of the next batch, unless a write is already in flight.
 
-        A batch is written while the one before it is applied, so the fsync of one
+        One batch is written while the one before it is applied, so the fsync of one
         overlaps the matching of the other; nothing is applied before it is durable.
+        Writes never overlap each other: each one continues the journal the one before
+        it has finished extending.
         """
-        while self._inbox and len(pipeline) < PIPELINE_DEPTH:
-            callers = self._take_batch()
-            timestamp = max(self._clock.now_ns(), self._last_timestamp)
-            self._last_timestamp = timestamp
-            first = self._next_sequence
-            self._next_sequence = first + len(callers)
-            entries = [
-                JournalEntry(first + index, timestamp, command)
-                for index, (command, _) in enumerate(callers)
-            ]
-            write = asyncio.ensure_future(self._journal.append(entries))
-            pipeline.append(_Batch(entries, callers, write))
+        if not self._inbox or any(not batch.write.done() for batch in pipeline):
+            return
+        callers = self._take_batch()
+        timestamp = max(self._clock.now_ns(), self._last_timestamp)
+        self._last_timestamp = timestamp
+        first = self._next_sequence
+        self._next_sequence = first + len(callers)
+        entries = [
+            JournalEntry(first + index, timestamp, command)
+            for index, (command, _) in enumerate(callers)
+        ]
+        write = asyncio.ensure_future(self._journal.append(entries))
+        pipeline.append(_Batch(entries, callers, write))
 
     def _take_batch(self) -> list[tuple[Command, "asyncio.Future[Outcome]"]]:
         inbox = self._inbox
