@@ -132,6 +132,9 @@ def bench_engine(
     ] = None,
     rivals: Annotated[str | None, typer.Option(help="Only these rivals, comma-separated.")] = None,
     rival_budget: Annotated[float, typer.Option(help="Seconds each rival may take.")] = 60.0,
+    repeat: Annotated[
+        int, typer.Option(help="Alternating rounds of openbell and the reference book.")
+    ] = 3,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
 ) -> None:
     """Time the core state machine on exchange-core's order-flow mix or a workload file."""
@@ -159,6 +162,7 @@ def bench_engine(
             save=save,
             rivals=rivals.split(",") if rivals else None,
             rival_budget_seconds=rival_budget,
+            repeat=repeat,
         )
     except WorkloadError as error:
         console.print(f"[red]{error}[/red]")
