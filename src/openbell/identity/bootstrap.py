@@ -9,6 +9,7 @@ already (the migrations make it).
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ from openbell.identity.adapters.crypto import (
 from openbell.identity.adapters.events import AuthEventCounter
 from openbell.identity.adapters.hashing import Argon2SecretHasher
 from openbell.identity.adapters.jwt import JoseTokenSigner, JwtAccessTokenVerifier
-from openbell.identity.adapters.mail import MemoryMailer, OutboxMailer
+from openbell.identity.adapters.mail import MemoryMailer, OutboxMailer, SmtpRelay
 from openbell.identity.adapters.memory import (
     InMemoryClientRepository,
     InMemoryGrantRepository,
@@ -134,6 +135,7 @@ class Identity:
     engine: AsyncEngine | None
     owns_engine: bool
     redis: Redis | None = None
+    mail_relay: SmtpRelay | None = None
     background: list["asyncio.Task[None]"] = field(default_factory=list)
 
     async def start(self) -> None:
@@ -146,6 +148,10 @@ class Identity:
         self.background.append(
             asyncio.create_task(self._sync_keys(), name="identity-signing-key-sync")
         )
+        if self.mail_relay is not None:
+            self.background.append(
+                asyncio.create_task(self.mail_relay.run(), name="identity-mail-relay")
+            )
 
     async def _sync_keys(self) -> None:
         # `openbell keys rotate` writes a new key from another process; pick it up.
@@ -332,6 +338,7 @@ def build_identity(
     else:
         engine, owns = create_engine(database or settings.resolved_database_url), True
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+    outbox = Path(settings.data_dir) / OUTBOX_DIRECTORY
     stores = Stores(
         clients=SqlClientRepository(engine),
         keys=SqlSigningKeyRepository(engine),
@@ -341,11 +348,9 @@ def build_identity(
         grants=SqlGrantRepository(engine),
         revocations=RedisRevocationStore(redis) if redis else SqlRevocationStore(engine),
         throttle=RedisThrottleStore(redis) if redis else InMemoryThrottleStore(),
-        mailer=OutboxMailer(
-            Path(settings.data_dir) / OUTBOX_DIRECTORY, sender=settings.mail_sender
-        ),
+        mailer=OutboxMailer(outbox, sender=settings.mail_sender),
     )
-    return _wire(
+    identity = _wire(
         settings,
         stores,
         clock or SystemClock(),
@@ -355,6 +360,15 @@ def build_identity(
         owns_engine=owns,
         redis=redis,
     )
+    if settings.smtp_url is None:
+        return identity
+    relay = SmtpRelay(
+        outbox,
+        settings.smtp_url.get_secret_value(),
+        require_tls=settings.smtp_require_tls,
+        interval_seconds=settings.mail_relay_interval_seconds,
+    )
+    return dataclasses.replace(identity, mail_relay=relay)
 
 
 def build_in_memory_identity(

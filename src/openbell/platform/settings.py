@@ -70,6 +70,12 @@ class Settings(BaseSettings):
     """After a client secret rotation the previous secret keeps working this long."""
     email_verification_ttl_seconds: int = Field(default=86_400, ge=300, le=604_800)
     mail_sender: str = "openbell <no-reply@openbell.invalid>"
+    smtp_url: SecretStr | None = None
+    """smtp://[user:password@]host[:port] (STARTTLS) or smtps://...; unset, mail stays in the
+    outbox directory for another agent to deliver."""
+    smtp_require_tls: bool = True
+    """Refuse to send over smtp:// without STARTTLS; turn off only for a relay on the same host."""
+    mail_relay_interval_seconds: float = Field(default=5.0, gt=0, le=3_600)
     revocation_poll_seconds: float = Field(default=0.25, gt=0, le=1.0)
     """How often each process fetches revocations made elsewhere (so all refuse within 1 s)."""
     login_failure_factor: int = Field(default=30, ge=1)
