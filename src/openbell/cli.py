@@ -71,6 +71,9 @@ def up(
     from openbell.runner import serve  # noqa: PLC0415  # keeps `openbell --help` fast
 
     settings = _settings(data_dir, host=host, port=port)
+    if "OPENBELL_ISSUER" not in os.environ:
+        # Tokens' issuer and the login page's origin check must name where we listen.
+        settings = settings.model_copy(update={"issuer": f"http://{settings.host}:{settings.port}"})
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     interrupted: list[int] = []
 

@@ -165,6 +165,8 @@ def test_everything_acknowledged_survives_kill_9_and_replay_matches(tmp_path):
     server = Server(data_dir, snapshot_every=37)
     try:
         server.wait_ready()
+        discovery = httpx.get(f"{server.base}/.well-known/openid-configuration").json()
+        assert discovery["issuer"] == server.base  # the issuer follows --port
         token = asyncio.run(tokens(server.base, data_dir))
         acknowledged = asyncio.run(place_all(server.base, token, range(300)))
         assert len(acknowledged) == 300
