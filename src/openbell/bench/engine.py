@@ -754,10 +754,11 @@ async def _journaled(
     sequencer drains them in batches and writes each batch in one group commit.
     """
     from openbell.core.application.sequencer import Sequencer  # noqa: PLC0415
+    from openbell.core.bootstrap import journal_for  # noqa: PLC0415
     from openbell.shared.time import SystemClock  # noqa: PLC0415
 
     async with _journal_database(kind, database_url) as url:
-        journal = _open_journal(kind, url)
+        journal = journal_for(url)
         await journal.open()
         try:
             exchange = Exchange()
@@ -789,16 +790,6 @@ async def _journaled(
         "journaled_vs_unjournaled": _ratio(timing, ours),
         "agrees_with_unjournaled": not problems,
     }
-
-
-def _open_journal(kind: str, url: str) -> Any:  # noqa: ANN401
-    if kind == "sqlite":
-        from openbell.core.adapters.sqlite import SqliteJournal  # noqa: PLC0415
-
-        return SqliteJournal(url)
-    from openbell.core.adapters.postgres import PostgresJournal  # noqa: PLC0415
-
-    return PostgresJournal(url)
 
 
 @asynccontextmanager

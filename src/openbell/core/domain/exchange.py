@@ -132,10 +132,9 @@ class Exchange:
         if price is None:
             price = instrument.band_high if is_buy else instrument.band_low
         quantity = command.quantity
-        balances = self.ledger.balances(command.account_id)
-        quote, base = instrument.quote_asset, instrument.base_asset
-        quote_balance = balances.get(quote) or self.ledger.balance(command.account_id, quote)
-        base_balance = balances.get(base) or self.ledger.balance(command.account_id, base)
+        ledger = self.ledger
+        quote_balance = ledger.balance(command.account_id, instrument.quote_asset)
+        base_balance = ledger.balance(command.account_id, instrument.base_asset)
         if is_buy:
             cost = instrument.buy_cost(price, quantity)
             hold, receive = quote_balance, base_balance
