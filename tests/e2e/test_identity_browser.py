@@ -9,10 +9,8 @@ import asyncio
 import base64
 import hashlib
 import http.server
-import json
 import os
 import secrets
-import shutil
 import socket
 import subprocess
 import sys
@@ -22,82 +20,24 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
-import websockets
+from playwright.async_api import expect
 
 from openbell.identity.bootstrap import create_api_client, create_user
 from openbell.identity.domain.users import Role
 from openbell.migrations import upgrade_database
 from openbell.platform.settings import Settings
 
+from browser import watched_page
+
 pytestmark = pytest.mark.slow
 
 PASSWORD = "correct horse battery staple"
-RECORD_VIOLATIONS = (
-    "window.__violations = [];"
-    "document.addEventListener('securitypolicyviolation', e => "
-    "window.__violations.push(e.violatedDirective + ' ' + e.blockedURI));"
-)
 
 
 def free_port():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-class DevTools:
-    """Just enough of the Chrome DevTools Protocol to drive one page."""
-
-    def __init__(self, connection):
-        self.connection = connection
-        self.next_id = 0
-        self.events = []
-
-    async def call(self, method, **params):
-        self.next_id += 1
-        call_id = self.next_id
-        await self.connection.send(json.dumps({"id": call_id, "method": method, "params": params}))
-        while True:
-            message = json.loads(await self.connection.recv())
-            if message.get("id") == call_id:
-                return message.get("result", {})
-            self.events.append(message)
-
-    async def evaluate(self, expression):
-        result = await self.call("Runtime.evaluate", expression=expression, returnByValue=True)
-        return result["result"].get("value")
-
-    async def wait_for(self, expression, seconds=15):
-        deadline = time.monotonic() + seconds
-        while not await self.evaluate(expression):
-            if time.monotonic() > deadline:
-                pytest.fail(f"timed out waiting for {expression}")
-            await asyncio.sleep(0.1)
-
-
-@pytest.fixture
-def chromium(tmp_path):
-    binary = shutil.which("chromium") or shutil.which("chromium-browser")
-    if binary is None:
-        if os.environ.get("CI"):
-            pytest.fail("CI needs Chromium for the browser test; .ci/run installs it")
-        pytest.skip("Chromium is not installed (apt-get install chromium)")
-    profile = tmp_path / "profile"
-    command = [binary, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
-    command += ["--remote-debugging-port=0", f"--user-data-dir={profile}", "about:blank"]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        port_file = profile / "DevToolsActivePort"
-        for _ in range(200):
-            if port_file.exists() and port_file.read_text().strip():
-                break
-            time.sleep(0.05)
-        port = int(port_file.read_text().splitlines()[0])
-        targets = httpx.get(f"http://127.0.0.1:{port}/json", timeout=5).json()
-        yield next(target["webSocketDebuggerUrl"] for target in targets if target["type"] == "page")
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 @pytest.fixture
@@ -178,9 +118,7 @@ def platform(tmp_path, callback):
         log.close()
 
 
-async def test_a_browser_signs_in_under_the_csp_and_lands_on_the_client(
-    platform, chromium, callback
-):
+async def test_a_browser_signs_in_under_the_csp_and_lands_on_the_client(platform, callback):
     base, client_id, _ = platform
     redirect_uri, received = callback
     verifier = secrets.token_urlsafe(48)
@@ -194,40 +132,22 @@ async def test_a_browser_signs_in_under_the_csp_and_lands_on_the_client(
         "code_challenge": challenge.rstrip(b"=").decode(),
         "code_challenge_method": "S256",
     }
-    async with websockets.connect(chromium, max_size=None) as connection:
-        browser = DevTools(connection)
-        for domain in ("Page", "Runtime", "Log", "Network"):
-            await browser.call(f"{domain}.enable")
-        await browser.call("Page.addScriptToEvaluateOnNewDocument", source=RECORD_VIOLATIONS)
-        await browser.call("Page.navigate", url=f"{base}/oauth/authorize?{urlencode(query)}")
-        await browser.wait_for("document.querySelector('#password') !== null")
-        violations = await browser.evaluate("window.__violations")
-        await browser.evaluate(
-            "document.querySelector('#email').value = 'dana@example.com';"
-            f"document.querySelector('#password').value = '{PASSWORD}';"
-            "document.querySelector('form').requestSubmit();"
-        )
-        deadline = time.monotonic() + 15
-        while not any(path.startswith("/callback?") for path in received):
-            if time.monotonic() > deadline:
-                pytest.fail("the browser never reached the client's redirect URI")
-            await asyncio.sleep(0.1)
-        await browser.wait_for("document.body && document.body.innerText.includes('signed in')")
-    assert violations == []
-    security_logs = [
-        event["params"]["entry"]["text"]
-        for event in browser.events
-        if event.get("method") == "Log.entryAdded"
-        and event["params"]["entry"]["source"] == "security"
-    ]
-    assert security_logs == []
-    requested = {
-        event["params"]["request"]["url"]
-        for event in browser.events
-        if event.get("method") == "Network.requestWillBeSent"
-    }
+    async with watched_page() as browser:
+        page = browser.page
+        await page.goto(f"{base}/oauth/authorize?{urlencode(query)}")
+        await page.get_by_label("Email").fill("dana@example.com")
+        await page.get_by_label("Password").fill(PASSWORD)
+        await page.get_by_role("button", name="Sign in").click()
+        await page.wait_for_url(lambda url: url.startswith(redirect_uri + "?"))
+        await expect(page.locator("body")).to_have_text("signed in")
+    assert browser.violations == []
+    assert browser.console_errors == []
+    assert browser.page_errors == []
     client_origin = redirect_uri.removesuffix("/callback")
-    assert all(url.startswith((base + "/", client_origin + "/")) for url in requested), requested
+    allowed = (base + "/", client_origin + "/")
+    outside = [url for url in browser.requested if not url.startswith(allowed)]
+    assert outside == []
+    assert any(url.startswith(redirect_uri + "?") for url in browser.requested)
     # The browser may also ask the client's server for a favicon.
     (path,) = [path for path in received if path.startswith("/callback?")]
     params = parse_qs(urlsplit(path).query)
