@@ -8,6 +8,7 @@ are all O(1), and an order keeps its identity however often it is amended.
 
 import heapq
 from collections.abc import Iterator
+from typing import Final
 
 from openbell.contracts.enums import (
     OrderStatus,
@@ -17,6 +18,10 @@ from openbell.contracts.enums import (
     TimeInForce,
 )
 from openbell.core.domain.ledger import Balance
+
+# Enum members as module constants: the compiled core reads these as C statics.
+BUY: Final = Side.BUY
+NEW: Final = OrderStatus.NEW
 
 
 class Order:
@@ -84,7 +89,7 @@ class Order:
         self.self_trade_prevention = self_trade_prevention
         self.created_at = timestamp
         self.updated_at = timestamp
-        self.status = OrderStatus.NEW
+        self.status = NEW
         self.reason: str | None = None
         self.held = 0
         """What this order still holds, in the hold asset's minor units."""
@@ -228,7 +233,7 @@ class Book:
         self.sequence = 0
 
     def side_of(self, side: Side) -> BookSide:
-        return self.bids if side is Side.BUY else self.asks
+        return self.bids if side is BUY else self.asks
 
     def opposite_of(self, side: Side) -> BookSide:
-        return self.asks if side is Side.BUY else self.bids
+        return self.asks if side is BUY else self.bids

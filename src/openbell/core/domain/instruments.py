@@ -1,11 +1,12 @@
 """Assets and instruments: the rules an order must satisfy before it may rest or trade."""
 
 from decimal import Decimal, InvalidOperation
+from typing import Final
 
 from openbell.contracts.enums import InstrumentStatus
 
-BPS = 10_000
-MAX_SCALE = 18
+BPS: Final = 10_000
+MAX_SCALE: Final = 18
 
 
 class InstrumentError(ValueError):

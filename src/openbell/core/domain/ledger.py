@@ -8,12 +8,13 @@ voids the rest back to available.
 """
 
 from collections.abc import Iterator
+from typing import Final
 
-FEE_ACCOUNT = -1
+FEE_ACCOUNT: Final = -1
 """Collects maker and taker fees in the quote asset."""
-CLEARING_ACCOUNT = -2
+CLEARING_ACCOUNT: Final = -2
 """The outside world: deposits are credited from it (it goes negative), withdrawals to it."""
-SYSTEM_ACCOUNTS = (FEE_ACCOUNT, CLEARING_ACCOUNT)
+SYSTEM_ACCOUNTS: Final = (FEE_ACCOUNT, CLEARING_ACCOUNT)
 
 
 class Balance:

@@ -9,7 +9,7 @@ once, so an account's held balance always equals what its open orders require.
 """
 
 from heapq import heappop
-from typing import Any
+from typing import Any, Final
 
 from openbell.contracts.enums import (
     CancelReason,
@@ -25,15 +25,16 @@ from openbell.core.domain.book import Book, BookSide, Level, Order
 from openbell.core.domain.instruments import BPS, Instrument
 from openbell.core.domain.ledger import Balance
 
-_new: Any = tuple.__new__
-BUY = Side.BUY
-FILLED = OrderStatus.FILLED
-PARTIALLY_FILLED = OrderStatus.PARTIALLY_FILLED
-CANCELLED = OrderStatus.CANCELLED
-CANCEL_TAKER = SelfTradePrevention.CANCEL_TAKER
-CANCEL_BOTH = SelfTradePrevention.CANCEL_BOTH
-GTC = TimeInForce.GTC
-HALTED = InstrumentStatus.HALTED
+_new: Final[Any] = tuple.__new__
+BUY: Final = Side.BUY
+FILLED: Final = OrderStatus.FILLED
+PARTIALLY_FILLED: Final = OrderStatus.PARTIALLY_FILLED
+CANCELLED: Final = OrderStatus.CANCELLED
+CANCEL_TAKER: Final = SelfTradePrevention.CANCEL_TAKER
+CANCEL_BOTH: Final = SelfTradePrevention.CANCEL_BOTH
+GTC: Final = TimeInForce.GTC
+HALTED: Final = InstrumentStatus.HALTED
+REQUESTED: Final = CancelReason.REQUESTED
 
 
 class Counter:
@@ -112,7 +113,7 @@ class Market:
         """Take a resting order off the book and void its hold."""
         self.book.side_of(order.side).remove(order)
         del self.open_orders[order.order_id]
-        self.finish(order, order.remaining, CancelReason.REQUESTED, events, timestamp)
+        self.finish(order, order.remaining, REQUESTED, events, timestamp)
         self.book.sequence = sequence
 
     def finish(
