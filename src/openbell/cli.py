@@ -173,6 +173,29 @@ def bench_engine(
     _emit(result, as_json=as_json)
 
 
+@bench_app.command("instructions")
+def bench_instructions(
+    commands: Annotated[int, typer.Option(help="Commands to generate.")] = 50_000,
+    seed: Annotated[int, typer.Option(help="Generator seed.")] = 1,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
+) -> None:
+    """Count, under valgrind, the instructions openbell and the bare book spend per command.
+
+    Unlike seconds, counted instructions do not move with the load of a shared machine.
+    """
+    from openbell.bench.instructions import (  # noqa: PLC0415
+        ValgrindMissingError,
+        run_instruction_bench,
+    )
+
+    try:
+        result = run_instruction_bench(commands=commands, seed=seed)
+    except (ValgrindMissingError, ValueError) as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from None
+    _emit(result, as_json=as_json)
+
+
 @bench_app.command("api")
 def bench_api(
     url: Annotated[str | None, typer.Option(help="A running server; default: start one.")] = None,

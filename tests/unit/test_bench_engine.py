@@ -5,10 +5,10 @@ import pytest
 from openbell.bench import rivals
 from openbell.bench.engine import (
     Market,
-    _reference_calls,
     convert_for_openbell,
     openbell_bytes_per_order,
     reference_bytes_per_order,
+    reference_calls,
     run_engine_bench,
     time_calls,
     time_openbell,
@@ -18,7 +18,7 @@ from openbell.bench.workload import generate, parse_workload, write_workload
 
 
 def reference_run(records):
-    return time_calls(_reference_calls, to_operations(records), budget_ns=None)
+    return time_calls(reference_calls, to_operations(records), budget_ns=None)
 
 
 def test_openbell_and_the_reference_book_agree_on_a_generated_stream():

@@ -208,7 +208,7 @@ def _best_of(
             timings[is_ours] = (
                 time_openbell(stream)
                 if is_ours
-                else time_calls(_reference_calls, operations, budget_ns=None)
+                else time_calls(reference_calls, operations, budget_ns=None)
             )
         pairs.append(_ratio(timings[True], timings[False]))
         if best_ours is None or timings[True].nanoseconds < best_ours.nanoseconds:
@@ -443,7 +443,7 @@ def openbell_state(exchange: Exchange, trades: int, traded: int) -> EngineState:
     )
 
 
-def _reference_calls(
+def reference_calls(
     operations: Sequence[Operation],
 ) -> tuple[list[Call], Callable[[], EngineState]]:
     book = ReferenceBook()
