@@ -14,7 +14,7 @@ import heapq
 import logging
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import NamedTuple
+from typing import Any, Final, NamedTuple
 
 from openbell.contracts.commands import Command, PlaceOrder
 from openbell.contracts.enums import OrderType, SelfTradePrevention, Side, TimeInForce
@@ -27,6 +27,7 @@ from openbell.shared.errors import OverloadedError, UnavailableError
 from openbell.shared.time import Clock
 
 logger = logging.getLogger(__name__)
+_new_tuple: Final[Any] = tuple.__new__  # builds a NamedTuple without its Python __new__
 
 Publisher = Callable[[Sequence[Outcome]], None]
 
@@ -82,6 +83,8 @@ class Sequencer:
         self._retry_seconds = retry_seconds
         self._inbox: deque[tuple[Command, asyncio.Future[Outcome]]] = deque()
         self._wakeup = asyncio.Event()
+        self._awake = False
+        """Mirrors `_wakeup.is_set()`, so a burst of submits sets the event once."""
         self._task: asyncio.Task[None] | None = None
         self._accepting = False
         self._failure: BaseException | None = None
@@ -124,7 +127,9 @@ class Sequencer:
             _check_enums(command)
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         self._inbox.append((command, future))
-        self._wakeup.set()
+        if not self._awake:
+            self._awake = True
+            self._wakeup.set()
         return future
 
     async def execute(self, command: Command) -> Outcome:
@@ -134,6 +139,7 @@ class Sequencer:
     async def stop(self) -> None:
         """Refuse new commands, finish every queued one, and write a final snapshot."""
         self._accepting = False
+        self._awake = True
         self._wakeup.set()
         if self._task is not None:
             await self._task
@@ -156,6 +162,7 @@ class Sequencer:
             while self._inbox or self._accepting or pipeline:
                 self._top_up(pipeline)
                 if not pipeline:
+                    self._awake = False
                     self._wakeup.clear()
                     await self._wakeup.wait()
                     continue
@@ -180,9 +187,9 @@ class Sequencer:
         self._last_timestamp = timestamp
         first = self._next_sequence
         self._next_sequence = first + len(callers)
-        entries = [
-            JournalEntry(first + index, timestamp, command)
-            for index, (command, _) in enumerate(callers)
+        entries: list[JournalEntry] = [
+            _new_tuple(JournalEntry, (sequence, timestamp, command))
+            for sequence, (command, _) in enumerate(callers, first)
         ]
         write = asyncio.ensure_future(self._journal.append(entries))
         pipeline.append(_Batch(entries, callers, write))
@@ -216,7 +223,7 @@ class Sequencer:
         batch: list[tuple[Command, "asyncio.Future[Outcome]"]] | None,
     ) -> list[Outcome]:
         apply = self.exchange.apply
-        outcomes = [apply(entry.command, entry.sequence, entry.timestamp) for entry in entries]
+        outcomes = [apply(command, sequence, timestamp) for sequence, timestamp, command in entries]
         self._batches += 1
         self._commands += len(outcomes)
         self._largest_batch = max(self._largest_batch, len(outcomes))
