@@ -41,6 +41,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import uvloop
+
 from openbell.bench import rivals as rival_engines
 from openbell.bench.reference import FOK, GTC, IOC, ReferenceBook
 from openbell.bench.rivals import CANCEL, MOVE, PLACE, REDUCE, Call, EngineState, Operation
@@ -261,8 +263,8 @@ def _run(
             rivals, operations, ours=ours, reference=reference, budget_ns=budget, report=report
         )
     if journal is not None:
-        report.output["journal"] = asyncio.run(
-            _journaled(journal, database_url, stream, ours, report)
+        report.output["journal"] = _best_journaled(
+            repeat, journal, database_url, stream, ours, report
         )
     report.output["agreement"] = {"ok": not report.notes, "problems": report.notes}
     return report.output
@@ -743,6 +745,32 @@ def reference_bytes_per_order(count: int) -> float:
 
 
 # --- journaled ------------------------------------------------------------------------
+
+
+def _best_journaled(
+    repeat: int,
+    kind: str,
+    database_url: str | None,
+    stream: OpenbellStream,
+    ours: Timing,
+    report: Report,
+) -> dict[str, Any]:
+    """The journaled run, `repeat` times on a fresh journal each, keeping the fastest.
+
+    The unjournaled figure it is compared with is the best of as many rounds, so both
+    sides get the same chance at a quiet moment of a shared machine. Each round runs
+    on uvloop, the event loop the server runs on.
+    """
+    rounds: list[dict[str, Any]] = []
+    for _ in range(repeat):
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            rounds.append(runner.run(_journaled(kind, database_url, stream, ours, report)))
+    best = max(rounds, key=lambda result: float(result["commands_per_second"]))
+    best["journaled_vs_unjournaled_per_round"] = [
+        result["journaled_vs_unjournaled"] for result in rounds
+    ]
+    best["event_loop"] = "uvloop"
+    return best
 
 
 async def _journaled(
