@@ -224,19 +224,33 @@ async def test_grants_are_revoked_and_listed_per_user(engine):
 # -- revocations and throttles, including Redis ------------------------------------------------
 
 
-@pytest.fixture(params=["memory", "sql", "redis"])
-def revocations(request, store_url):
-    engine = None if store_url is None else request.getfixturevalue("engine")
+async def _migrated_engine(url):
+    await upgrade_database(url)
+    return create_engine(url)
+
+
+@pytest.fixture
+async def sqlite_engine(tmp_path):
+    engine = await _migrated_engine(f"sqlite+aiosqlite:///{tmp_path / 'openbell.db'}")
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def postgres_engine(postgres_url):
+    engine = await _migrated_engine(postgres_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgres", "redis"])
+def revocations(request):
     if request.param == "memory":
         return InMemoryRevocationStore()
-    if request.param == "sql":
-        if engine is None:
-            pytest.skip("covered by the memory store")
-        return SqlRevocationStore(engine)
-    if engine is not None:
-        pytest.skip("Redis is tested once")
-    redis = request.getfixturevalue("redis")
-    return RedisRevocationStore(redis, prefix=f"test:{secrets.token_hex(6)}:")
+    if request.param == "redis":
+        redis = request.getfixturevalue("redis")
+        return RedisRevocationStore(redis, prefix=f"test:{secrets.token_hex(6)}:")
+    return SqlRevocationStore(request.getfixturevalue(f"{request.param}_engine"))
 
 
 async def test_revocations_reach_a_follower_and_lapse(revocations):
