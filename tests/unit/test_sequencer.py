@@ -290,3 +290,24 @@ async def test_back_to_back_batches_on_a_real_journal_never_overlap_their_writes
     assert sequencer.stats().batches > 30
     await sequencer.stop()
     await journal.close()
+
+
+async def test_a_caller_that_stops_waiting_does_not_undo_its_command_or_stop_the_core():
+    # A client that disconnects mid-request cancels its wait, not its command: the order
+    # is journaled and applied, a retry with the same client order id finds it, and the
+    # sequencer goes on serving everyone else.
+    journal = CountingJournal()
+    sequencer = await started(journal)
+    abandoned = sequencer.submit(place(1, "gone"))
+    kept = sequencer.submit(place(1, "kept"))
+    abandoned.cancel()
+    outcome = await kept
+    assert isinstance(outcome.result, OrderView)
+    retry = await sequencer.execute(place(1, "gone"))
+    assert isinstance(retry.result, DuplicateOrder)
+    assert retry.result.order is not None
+    assert retry.result.order.client_order_id == "gone"
+    after = await sequencer.execute(place(1, "after"))
+    assert isinstance(after.result, OrderView)
+    assert sequencer.running
+    await sequencer.stop()
