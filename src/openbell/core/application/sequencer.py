@@ -83,8 +83,6 @@ class Sequencer:
         self._retry_seconds = retry_seconds
         self._inbox: deque[tuple[Command, asyncio.Future[Outcome]]] = deque()
         self._wakeup = asyncio.Event()
-        self._awake = False
-        """Mirrors `_wakeup.is_set()`, so a burst of submits sets the event once."""
         self._task: asyncio.Task[None] | None = None
         self._accepting = False
         self._failure: BaseException | None = None
@@ -127,9 +125,7 @@ class Sequencer:
             _check_enums(command)
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         self._inbox.append((command, future))
-        if not self._awake:
-            self._awake = True
-            self._wakeup.set()
+        self._wakeup.set()
         return future
 
     async def execute(self, command: Command) -> Outcome:
@@ -139,7 +135,6 @@ class Sequencer:
     async def stop(self) -> None:
         """Refuse new commands, finish every queued one, and write a final snapshot."""
         self._accepting = False
-        self._awake = True
         self._wakeup.set()
         if self._task is not None:
             await self._task
@@ -162,7 +157,6 @@ class Sequencer:
             while self._inbox or self._accepting or pipeline:
                 self._top_up(pipeline)
                 if not pipeline:
-                    self._awake = False
                     self._wakeup.clear()
                     await self._wakeup.wait()
                     continue
