@@ -279,7 +279,7 @@ def throttle(request):
 
 async def test_throttle_updates_are_atomic_under_concurrency(throttle):
     def bump(state):
-        return ThrottleState(state.failures + 1, state.last_failure + 1, 0)
+        return ThrottleState(state.failures + 1, state.window_start + 1, 0)
 
     await asyncio.gather(*(throttle.update("acct:x", bump, 60) for _ in range(20)))
     assert (await throttle.get("acct:x")).failures == 20

@@ -198,18 +198,17 @@ def key_encryption_key(settings: Settings) -> bytes:
 
 
 def _throttles(settings: Settings) -> Throttles:
-    def policy(factor: int) -> ThrottlePolicy:
+    def policy(factor: int, window_seconds: int) -> ThrottlePolicy:
         return ThrottlePolicy(
             failure_factor=factor,
             wait_increment=settings.login_wait_increment_seconds * NANOSECONDS,
             max_wait=settings.login_max_wait_seconds * NANOSECONDS,
-            quick_login_check=settings.login_quick_check_milliseconds * 1_000_000,
-            min_quick_wait=settings.login_min_quick_wait_seconds * NANOSECONDS,
-            failure_reset=settings.login_failure_reset_seconds * NANOSECONDS,
+            window=window_seconds * NANOSECONDS,
         )
 
     return Throttles(
-        policy(settings.login_failure_factor), policy(settings.login_address_failure_factor)
+        policy(settings.login_failure_factor, settings.login_failure_reset_seconds),
+        policy(settings.login_address_failure_factor, settings.login_address_window_seconds),
     )
 
 

@@ -81,11 +81,12 @@ class Settings(BaseSettings):
     login_failure_factor: int = Field(default=30, ge=1)
     login_wait_increment_seconds: int = Field(default=60, ge=1)
     login_max_wait_seconds: int = Field(default=900, ge=1)
-    login_quick_check_milliseconds: int = Field(default=1_000, ge=0)
-    login_min_quick_wait_seconds: int = Field(default=60, ge=0)
     login_failure_reset_seconds: int = Field(default=43_200, ge=60)
-    """Keycloak's brute-force defaults, per account; per client address the factor below."""
+    """Keycloak's brute-force defaults: failures per account (and per account at one address)
+    counted over this window; the factor-th locks for the increment, more for longer."""
     login_address_failure_factor: int = Field(default=100, ge=1)
+    login_address_window_seconds: int = Field(default=900, ge=60)
+    """Failures from one address (any accounts) counted over this window."""
     totp_issuer_name: str = Field(default="openbell", min_length=1, max_length=64)
 
     @property

@@ -249,7 +249,7 @@ class InMemoryThrottleStore:
     def _prune(self) -> None:
         # Keep the locked and the most recent half; an attacker filling memory with
         # fresh keys only evicts its own oldest counters.
-        ordered = sorted(self._states.items(), key=lambda item: item[1].last_failure)
+        ordered = sorted(self._states.items(), key=lambda item: item[1].window_start)
         self._states = dict(ordered[len(ordered) // 2 :])
 
     async def reset(self, key: str) -> None:

@@ -89,11 +89,11 @@ class RedisThrottleStore:
 
 
 def _encode(state: ThrottleState) -> str:
-    return json.dumps([state.failures, state.last_failure, state.locked_until])
+    return json.dumps([state.failures, state.window_start, state.locked_until])
 
 
 def _decode(raw: bytes | str | None) -> ThrottleState:
     if raw is None:
         return ThrottleState()
-    failures, last_failure, locked_until = json.loads(raw)
-    return ThrottleState(int(failures), int(last_failure), int(locked_until))
+    failures, window_start, locked_until = json.loads(raw)
+    return ThrottleState(int(failures), int(window_start), int(locked_until))

@@ -1,12 +1,18 @@
 """Signing in: password then second factor, behind brute-force protection.
 
-Every failure (unknown email, wrong password, disabled or unverified user, locked
-account or address) costs one argon2 verification and raises the same
-AuthenticationFailedError, so neither the answer nor its timing tells them apart.
+Failures are counted per account, per account at one address, and per address (see
+`domain.throttle`). An attempt that is already locked out is refused before any argon2
+work, so a locked account or address cannot be used to burn the server's CPU, yet it
+takes as long as a real check (the pace of recent checks) and raises the same
+AuthenticationFailedError: neither the answer nor its timing tells the cases apart.
+Unknown emails still cost one argon2 verification, as a wrong password does.
 """
 
+import asyncio
 import hashlib
 import secrets
+import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
 
 from openbell.identity.application.mfa import MfaService
@@ -18,6 +24,7 @@ from openbell.identity.application.ports import (
 )
 from openbell.identity.domain.errors import AuthenticationFailedError, InvalidUserDefinitionError
 from openbell.identity.domain.mfa import AuthenticationProof, mfa_proof, password_proof
+from openbell.identity.domain.passwords import normalize_password
 from openbell.identity.domain.throttle import (
     NANOSECONDS,
     ThrottlePolicy,
@@ -31,12 +38,21 @@ from openbell.shared.time import Clock
 FAILED = "Invalid email or password, or too many attempts; try again later."
 MAX_PASSWORD_BYTES = 1024
 """Longer input is refused before hashing: argon2 of megabytes is a denial of service."""
+PACE_SMOOTHING = 0.2
 
 
 @dataclass(frozen=True, slots=True)
 class Throttles:
     account: ThrottlePolicy
+    """For an account, and for an account at one address."""
     address: ThrottlePolicy
+
+
+@dataclass(frozen=True, slots=True)
+class _Keys:
+    account: str
+    pair: str | None
+    address: str | None
 
 
 def _account_key(user_or_email: str) -> str:
@@ -44,8 +60,39 @@ def _account_key(user_or_email: str) -> str:
     return "acct:" + hashlib.sha256(user_or_email.encode()).hexdigest()[:32]
 
 
-def _address_key(address: str | None) -> str | None:
-    return None if address is None else "addr:" + address
+def _keys(account_key: str, address: str | None) -> _Keys:
+    if address is None:
+        return _Keys(account_key, None, None)
+    return _Keys(account_key, f"{account_key}@{address}", "addr:" + address)
+
+
+class _Pace:
+    """How long a password check has taken lately (wall time, queueing included).
+
+    A refusal that skips the check waits this long without using the CPU, so its
+    timing looks like a check's.
+    """
+
+    def __init__(self) -> None:
+        self._typical = 0.0
+
+    async def timed(self, work: Awaitable[bool]) -> bool:
+        started = time.perf_counter()
+        try:
+            return await work
+        finally:
+            self._observe(time.perf_counter() - started)
+
+    def _observe(self, seconds: float) -> None:
+        if not self._typical:
+            self._typical = seconds
+        else:
+            self._typical += PACE_SMOOTHING * (seconds - self._typical)
+
+    async def pad(self, started: float) -> None:
+        remaining = self._typical - (time.perf_counter() - started)
+        if remaining > 0:
+            await asyncio.sleep(remaining)
 
 
 class LoginService:
@@ -67,9 +114,12 @@ class LoginService:
         self._clock = clock
         self._policies = policies
         self._dummy_hash: str | None = None
+        self._pace = _Pace()
 
     async def warm_up(self) -> None:
-        await self._dummy()
+        """Make the stand-in hash and time one check, so the first refusals are paced."""
+        dummy = await self._dummy()
+        await self._pace.timed(self._hasher.verify(dummy, secrets.token_urlsafe(16)))
 
     async def _dummy(self) -> str:
         if self._dummy_hash is None:
@@ -78,43 +128,61 @@ class LoginService:
 
     async def check_password(self, email: str, password: str, *, address: str | None) -> User:
         """The active user these credentials belong to, or AuthenticationFailedError."""
+        started = time.perf_counter()
         user = await self._find(email)
-        account_key = _account_key(user.user_id if user is not None else email.strip().lower())
-        locked = await self._locked(account_key, _address_key(address))
+        keys = _keys(_account_key(user.user_id if user else email.strip().lower()), address)
+        await self._refuse_without_hashing(keys, password, address, started)
+        normalized = normalize_password(password)
         candidate = user.password_hash if user is not None else await self._dummy()
-        matches = len(password.encode()) <= MAX_PASSWORD_BYTES and await self._hasher.verify(
-            candidate, password
-        )
-        if locked:
-            self._events.record("password", "locked", address=address)
-            raise AuthenticationFailedError(FAILED)
+        matches = await self._pace.timed(self._hasher.verify(candidate, normalized))
         if user is None or not matches or not user.active:
-            await self._fail(account_key, address, "password")
+            await self._fail(keys, address, "password")
             raise AuthenticationFailedError(FAILED)
-        if not await self._mfa.enrolled(user.user_id):
-            # With a second factor the count runs on until that passes too: otherwise
-            # whoever knows the password could reset it between rounds of code guesses.
-            await self._throttle.reset(account_key)
+        await self._succeed(user, keys)
         if self._hasher.needs_rehash(user.password_hash):
-            rehashed = await self._hasher.hash(password)
+            rehashed = await self._hasher.hash(normalized)
             user = user.with_password_hash(rehashed, changed_at=None)
             await self._users.save(user)
         self._events.record("password", "success", address=address)
         return user
 
+    async def _refuse_without_hashing(
+        self, keys: _Keys, password: str, address: str | None, started: float
+    ) -> None:
+        """Raise for a locked-out attempt or an oversized password, after a check's time."""
+        locked = await self._locked(keys)
+        if not locked and len(password.encode()) <= MAX_PASSWORD_BYTES:
+            return
+        if locked:
+            self._events.record("password", "locked", address=address)
+        else:
+            await self._fail(keys, address, "password")
+        await self._pace.pad(started)
+        raise AuthenticationFailedError(FAILED)
+
+    async def _succeed(self, user: User, keys: _Keys) -> None:
+        if keys.pair is not None:
+            await self._throttle.reset(keys.pair)
+        if not await self._mfa.enrolled(user.user_id):
+            # With a second factor the count runs on until that passes too: otherwise
+            # whoever knows the password could reset it between rounds of code guesses.
+            await self._throttle.reset(keys.account)
+
     async def check_second_factor(
         self, user: User, code: str, *, address: str | None
     ) -> AuthenticationProof:
         """A TOTP code or a recovery code; failures count towards the account's lockout."""
-        account_key = _account_key(user.user_id)
-        if await self._locked(account_key, _address_key(address)):
+        keys = _keys(_account_key(user.user_id), address)
+        if await self._locked(keys):
             self._events.record("mfa", "locked", address=address)
             raise AuthenticationFailedError(FAILED)
         recovery = await self._mfa.verify(user.user_id, code)
         if recovery is None:
-            await self._fail(account_key, address, "mfa")
+            await self._fail(keys, address, "mfa")
             raise AuthenticationFailedError(FAILED)
-        await self._throttle.reset(account_key)
+        await self._throttle.reset(keys.account)
+        if keys.pair is not None:
+            await self._throttle.reset(keys.pair)
         self._events.record("mfa", "success", address=address)
         return mfa_proof(self._now_seconds(), recovery_code=recovery)
 
@@ -131,26 +199,25 @@ class LoginService:
             return None
         return await self._users.by_email(normalized)
 
-    async def _locked(self, account_key: str, address_key: str | None) -> bool:
+    async def _locked(self, keys: _Keys) -> bool:
         now = self._clock.now_ns()
-        account = current(await self._throttle.get(account_key), self._policies.account, now)
-        if account.locked(now):
-            return True
-        if address_key is None:
-            return False
-        address = current(await self._throttle.get(address_key), self._policies.address, now)
-        return address.locked(now)
+        checks = [(keys.account, self._policies.account), (keys.pair, self._policies.account)]
+        checks.append((keys.address, self._policies.address))
+        for key, policy in checks:
+            if key is not None and current(await self._throttle.get(key), policy, now).locked(now):
+                return True
+        return False
 
-    async def _fail(self, account_key: str, address: str | None, stage: str) -> None:
+    async def _fail(self, keys: _Keys, address: str | None, stage: str) -> None:
         now = self._clock.now_ns()
-        await self._count(account_key, self._policies.account, now)
-        address_key = _address_key(address)
-        if address_key is not None:
-            await self._count(address_key, self._policies.address, now)
+        await self._count(keys.account, self._policies.account, now)
+        if keys.pair is not None and keys.address is not None:
+            await self._count(keys.pair, self._policies.account, now)
+            await self._count(keys.address, self._policies.address, now)
         self._events.record(stage, "failure", address=address)
 
     async def _count(self, key: str, policy: ThrottlePolicy, now: int) -> ThrottleState:
-        ttl = policy.failure_reset // NANOSECONDS + policy.max_wait // NANOSECONDS
+        ttl = policy.retention // NANOSECONDS
         return await self._throttle.update(
             key, lambda state: record_failure(state, policy, now), ttl
         )

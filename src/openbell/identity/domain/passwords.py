@@ -17,7 +17,7 @@ class PasswordPolicy:
 
     def check(self, password: str, *, email: str | None = None) -> str:
         """The password to hash (NFKC-normalised, as ASVS 2.1.x asks), or WeakPasswordError."""
-        normalized = unicodedata.normalize("NFKC", password)
+        normalized = normalize_password(password)
         length = len(normalized)
         if length < self.min_length:
             raise WeakPasswordError(f"a password needs at least {self.min_length} characters")
@@ -35,6 +35,12 @@ class PasswordPolicy:
         if email is not None and _contains_email(lowered, email.lower()):
             raise WeakPasswordError("a password must not contain the email address")
         return normalized
+
+
+def normalize_password(password: str) -> str:
+    """NFKC, applied when a password is set and whenever one is checked: otherwise the same
+    password typed on another keyboard (composed or decomposed, full-width) would not match."""
+    return unicodedata.normalize("NFKC", password)
 
 
 def _contains_email(password: str, email: str) -> bool:

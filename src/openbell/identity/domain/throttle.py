@@ -1,8 +1,12 @@
-"""Brute-force protection: Keycloak's algorithm, for accounts and for client addresses.
+"""Brute-force protection: failures counted over a window, for accounts and for addresses.
 
-After `failure_factor` failures the key is locked out for `wait_increment` times the number
-of completed factors, capped at `max_wait`; two failures closer than `quick_login_check`
-lock it for at least `min_quick_wait`; failures are forgotten after `failure_reset`.
+A key (an account, an account at one address, an address) collects failures in a window
+that opens with its first failure and lasts `window`. Reaching `failure_factor` failures
+locks the key for `wait_increment`, and every later failure in the window locks it again
+for `wait_increment` times the number of completed factors, capped at `max_wait`
+(Keycloak's escalation). There is deliberately no "quick succession" rule: two failures
+in a second are what a user behind a shared address mistyping looks like, and locking a
+whole address for them turned one typo into a sign-in outage for everyone behind it.
 All times are in nanoseconds.
 """
 
@@ -16,15 +20,18 @@ class ThrottlePolicy:
     failure_factor: int
     wait_increment: int
     max_wait: int
-    quick_login_check: int
-    min_quick_wait: int
-    failure_reset: int
+    window: int
+
+    @property
+    def retention(self) -> int:
+        """How long a stored state can still matter: a window plus the longest lockout."""
+        return self.window + self.max_wait
 
 
 @dataclass(frozen=True, slots=True)
 class ThrottleState:
     failures: int = 0
-    last_failure: int = 0
+    window_start: int = 0
     locked_until: int = 0
 
     def locked(self, now: int) -> bool:
@@ -36,8 +43,9 @@ class ThrottleState:
 
 
 def current(state: ThrottleState, policy: ThrottlePolicy, now: int) -> ThrottleState:
-    """The state as it stands at `now`: old failures forgotten once the reset time passed."""
-    if state.failures and now - state.last_failure >= policy.failure_reset:
+    """The state as it stands at `now`: a lapsed window's failures no longer count."""
+    lapsed = now - state.window_start >= policy.window
+    if state.failures and lapsed and not state.locked(now):
         return ThrottleState()
     return state
 
@@ -45,11 +53,8 @@ def current(state: ThrottleState, policy: ThrottlePolicy, now: int) -> ThrottleS
 def record_failure(state: ThrottleState, policy: ThrottlePolicy, now: int) -> ThrottleState:
     state = current(state, policy, now)
     failures = state.failures + 1
-    wait = 0
-    if failures >= policy.failure_factor:
-        wait = policy.wait_increment * (failures // policy.failure_factor)
-    if state.failures and now - state.last_failure < policy.quick_login_check:
-        wait = max(wait, policy.min_quick_wait)
-    wait = min(wait, policy.max_wait)
-    locked_until = max(state.locked_until, now + wait) if wait else state.locked_until
-    return ThrottleState(failures, now, locked_until)
+    window_start = state.window_start if state.failures else now
+    if failures < policy.failure_factor:
+        return ThrottleState(failures, window_start, state.locked_until)
+    wait = min(policy.wait_increment * (failures // policy.failure_factor), policy.max_wait)
+    return ThrottleState(failures, window_start, max(state.locked_until, now + wait))
