@@ -128,6 +128,11 @@ JSON = "application/json"
         ("PATCH", "7", b"null", JSON, "writer"),
         ("PATCH", "7", b'{"name": "bolt", "count": "3"}', JSON, "writer"),
         ("PATCH", "7", b'{"name": "Bolt!", "count": 3, "extra": 1}', JSON, "writer"),
+        ("PATCH", "7", b'{"name": "bolt", "count": 3, "count": 4}', JSON, "writer"),
+        ("PATCH", "7", b'{"name": "bolt", "count": 3, "count": 4}', JSON, None),
+        ("PATCH", "7", b'{"name": "bolt", "x": [{"a": 1, "a": 1}], "count": 3}', JSON, "writer"),
+        ("PATCH", "7", b'{"name": "bolt", "count": 3, "count": 4}', "text/plain", "writer"),
+        ("PATCH", "7", b'{"name": "bolt", "count": 3, "count": 4', JSON, "writer"),
         ("PATCH", "0", b'{"count": 3}', JSON, "writer"),
         ("PATCH", "abc", GOOD, JSON, "writer"),
         ("PATCH", "1" + "0" * 30, GOOD, JSON, "writer"),
@@ -167,6 +172,29 @@ async def test_a_direct_route_is_documented_as_the_fastapi_route_it_replaces(cli
         del operation["operationId"], operation["summary"]
     assert direct == regular
     assert set(direct["responses"]) == {"200", "409", "422"}
+
+
+async def test_a_json_body_repeating_a_member_is_refused_by_both_kinds_of_route(client):
+    body = b'{"name": "bolt", "name": "nut", "count": 3}'
+    headers = {"content-type": JSON, "authorization": "Bearer writer"}
+    for kind in ("regular", "direct"):
+        response = await client.patch(f"/{kind}/7", content=body, headers=headers)
+        assert response.status_code == 400
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["reason"] == "duplicate_key"
+
+
+async def test_a_direct_route_is_found_below_the_root_path_as_a_fastapi_route_is(tmp_path):
+    app = create_app(Settings(data_dir=tmp_path), routers=routers(), token_verifier=Verifier())
+    transport = httpx.ASGITransport(app=app, root_path="/api")
+    headers = {"content-type": JSON, "authorization": "Bearer writer"}
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        for kind in ("regular", "direct"):
+            served = await client.patch(f"/api/{kind}/7", content=GOOD, headers=headers)
+            assert served.status_code == 200
+            assert served.json()["name"] == "bolt"
+            outside = await client.patch(f"/apiary/{kind}/7", content=GOOD, headers=headers)
+            assert outside.status_code == 404
 
 
 def test_a_direct_route_refuses_dependencies_it_would_never_run():

@@ -22,6 +22,7 @@ from openbell.platform.web.errors import (
 from openbell.platform.web.health import Readiness, health_routes
 from openbell.platform.web.middleware import BodySizeLimitMiddleware, EdgeMiddleware
 from openbell.platform.web.openapi import use_problem_schemas
+from openbell.platform.web.strict_json import StrictJsonMiddleware
 
 __all__ = ["Readiness", "create_app"]
 
@@ -74,7 +75,8 @@ def create_app(
     """Build a FastAPI application with openbell's middleware, error shape, probes and docs.
 
     - `routers` are mounted as given; every error they raise leaves as problem+json.
-      Their direct routes (see `direct`) are served by the innermost middleware.
+      Their direct routes (see `direct`) are served by the innermost middleware but one;
+      the last refuses JSON bodies that repeat a member name (see `strict_json`).
     - `lifespan` starts and stops the service's resources; `readiness` is awaited by
       GET /readyz (no callable means ready whenever the process serves).
     - `token_verifier` turns bearer tokens into principals for `require_scope`; without
@@ -98,6 +100,7 @@ def create_app(
         middleware=[
             *middleware_stack(settings, middleware),
             Middleware(DirectRoutes, routers=routers),
+            Middleware(StrictJsonMiddleware),  # after the direct routes: they check their own
         ],
     )
     app.state.settings = settings

@@ -24,7 +24,6 @@ The endpoint must then do the security checks its signature documents itself (se
 errors leave as problem+json, through the same middleware, as from any route.
 """
 
-import email.message
 import json
 from collections.abc import Callable, Sequence
 from typing import Any, Final, Generic, TypeVar
@@ -33,10 +32,16 @@ from fastapi import APIRouter
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import TypeAdapter, ValidationError
-from starlette._utils import get_route_path  # how Starlette's own routes see the path
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from openbell.platform.web.strict_json import (
+    DuplicateKeyError,
+    duplicate_key,
+    is_json_content_type,
+    loads,
+)
 
 T = TypeVar("T")
 
@@ -80,6 +85,22 @@ def add_direct_route(
     return route
 
 
+def route_path(scope: Scope) -> str:
+    """The path below the application's root path, as Starlette's routes match it.
+
+    Behind a proxy that mounts the application under a prefix (`root_path`), `path` holds
+    the prefix too; a path outside the prefix is matched whole, as Starlette does.
+    """
+    path: str = scope["path"]
+    root_path: str = scope.get("root_path", "")
+    if not root_path or not path.startswith(root_path):
+        return path
+    rest = path[len(root_path) :]
+    if not rest or rest.startswith("/"):
+        return rest
+    return path  # "/apiary" is not under the root path "/api"
+
+
 class _Match:
     """A direct route's path and methods, matched as Starlette matches a route."""
 
@@ -92,7 +113,7 @@ class _Match:
     def child_scope(self, scope: Scope) -> Scope | None:
         """What the route adds to the request's scope, or None if the path is not its own."""
         route = self.route
-        found = route.path_regex.match(get_route_path(scope))
+        found = route.path_regex.match(route_path(scope))
         if found is None:
             return None
         path_params = dict(scope.get("path_params", {}))
@@ -201,14 +222,17 @@ def json_body(scope: Scope, body: bytes) -> Any:  # noqa: ANN401  # whatever the
     """The body as FastAPI hands it to validation: decoded if its type is JSON, else bytes.
 
     Invalid JSON is refused at once with FastAPI's `json_invalid` error, before any
-    dependency (authentication included) would have run.
+    dependency (authentication included) would have run; a repeated member name with the
+    400 every route gives it (see `strict_json`).
     """
     if not body:
         return MISSING
-    if not _is_json(header(scope, b"content-type")):
+    if not is_json_content_type(header(scope, b"content-type")):
         return body
     try:
-        return json.loads(body)
+        return loads(body)
+    except DuplicateKeyError:
+        raise duplicate_key() from None
     except json.JSONDecodeError as error:  # FastAPI's answer to a body that is not JSON
         raise RequestValidationError(
             [
@@ -224,19 +248,6 @@ def json_body(scope: Scope, body: bytes) -> Any:  # noqa: ANN401  # whatever the
         ) from error
     except Exception as error:  # not text in a JSON encoding, too deeply nested...
         raise HTTPException(400, "There was an error parsing the body") from error
-
-
-def _is_json(content_type: str | None) -> bool:
-    if content_type is None:
-        return False  # FastAPI's strict content type: no type, no JSON
-    if content_type == "application/json":
-        return True
-    message = email.message.Message()
-    message["content-type"] = content_type
-    if message.get_content_maintype() != "application":
-        return False
-    subtype = message.get_content_subtype()
-    return subtype == "json" or subtype.endswith("+json")
 
 
 class Validator(Generic[T]):

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from openbell.platform.problems import ProblemError
+from openbell.platform.web.direct import route_path
 from openbell.platform.web.errors import internal_error, request_id_from_scope, send_problem
 
 logger = logging.getLogger("openbell.web")
@@ -127,10 +128,7 @@ class EdgeMiddleware:
         self._docs_headers = security_headers(hsts_max_age_seconds, DOCS_CONTENT_SECURITY_POLICY)
 
     def _is_docs(self, scope: Scope) -> bool:
-        path: str = scope["path"]
-        root_path: str = scope.get("root_path", "")
-        if root_path and path.startswith(root_path):
-            path = path[len(root_path) :]
+        path = route_path(scope)
         return path == self.docs_prefix or path.startswith(self._docs_children)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
