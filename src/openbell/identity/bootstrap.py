@@ -27,7 +27,7 @@ from openbell.identity.adapters.crypto import (
     load_or_create_key_encryption_key,
 )
 from openbell.identity.adapters.events import AuthEventCounter
-from openbell.identity.adapters.hashing import Argon2SecretHasher
+from openbell.identity.adapters.hashing import Argon2SecretHasher, HmacSecretDigest
 from openbell.identity.adapters.jwt import JoseTokenSigner, JwtAccessTokenVerifier
 from openbell.identity.adapters.mail import MemoryMailer, OutboxMailer, SmtpRelay
 from openbell.identity.adapters.memory import (
@@ -142,7 +142,6 @@ class Identity:
         """Load the signing key, prime the verifier and hashers, start revocation sync."""
         await self.keys.ensure_active_key()
         await self.verifier.start()
-        await self.clients.warm_up()
         await self.login.warm_up()
         await self.revocations.start()
         self.background.append(
@@ -234,6 +233,7 @@ def _wire(
         stores.clients,
         hasher,
         clock,
+        digest=HmacSecretDigest(kek),
         secret_overlap_seconds=settings.client_secret_overlap_seconds,
     )
     keys = KeyService(

@@ -1,13 +1,21 @@
-"""Argon2id hashing of client secrets, off the event loop and with bounded concurrency."""
+"""Hashing secrets: argon2id for passwords (off the event loop, bounded), and a keyed fast
+hash for client secrets, which are random enough that slowness buys nothing."""
 
 import asyncio
+import base64
+import hashlib
+import hmac
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 
 class Argon2SecretHasher:
     """argon2-cffi's PasswordHasher run in worker threads (it releases the GIL).
+
+    Passwords, and client secrets stored before they were kept as keyed digests.
 
     One hash costs tens of milliseconds and `memory_cost_kib` of memory, so at most
     `concurrency` run at once: a burst of logins queues instead of exhausting memory.
@@ -45,3 +53,32 @@ class Argon2SecretHasher:
             return self._hasher.check_needs_rehash(secret_hash)
         except InvalidHashError:
             return False
+
+
+HMAC_PREFIX = "$hmac-sha256$"
+"""Marks a keyed digest among stored hashes; the rest of the value is its base64url."""
+
+
+class HmacSecretDigest:
+    """HMAC-SHA-256 of client secrets under a server key derived from the key-encryption key.
+
+    A client secret is 256 random bits: nobody can guess it, so a slow hash adds no
+    protection, only a CPU cost any caller can trigger with a wrong secret. The key makes a
+    stolen table useless without the server's key material; comparison is constant-time.
+    """
+
+    def __init__(self, key_encryption_key: bytes) -> None:
+        self._key = HKDF(
+            algorithm=hashes.SHA256(), length=32, salt=None, info=b"openbell client secrets"
+        ).derive(key_encryption_key)
+
+    def digest(self, secret: str) -> str:
+        mac = hmac.new(self._key, secret.encode("utf-8", "replace"), hashlib.sha256).digest()
+        return HMAC_PREFIX + base64.urlsafe_b64encode(mac).rstrip(b"=").decode("ascii")
+
+    def matches(self, stored: str, secret: str) -> bool:
+        return hmac.compare_digest(self.digest(secret).encode(), stored.encode())
+
+    def recognises(self, stored: str) -> bool:
+        """Whether `stored` is in this form (else it is an argon2 hash from before)."""
+        return stored.startswith(HMAC_PREFIX)

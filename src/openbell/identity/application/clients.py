@@ -1,10 +1,16 @@
-"""Registering, revoking and authenticating API clients."""
+"""Registering, revoking and authenticating API clients.
+
+Client secrets are kept as keyed digests (HMAC-SHA-256, see `SecretDigest`): checking one
+costs microseconds, so a flood of wrong secrets or unknown ids costs the server nothing
+worth having. A secret still stored as argon2 (from before) is checked once the slow way
+and rewritten as a digest on that first successful use.
+"""
 
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
-from openbell.identity.application.ports import ClientRepository, SecretHasher
+from openbell.identity.application.ports import ClientRepository, SecretDigest, SecretHasher
 from openbell.identity.domain.clients import (
     CLIENT_CREDENTIALS,
     CLIENT_ID_PREFIX,
@@ -31,6 +37,10 @@ class IssuedClient:
         return self.client.client_id
 
 
+MAX_SECRET = 256
+_FAILED = "client authentication failed"
+
+
 def new_client_id() -> ClientId:
     return ClientId(CLIENT_ID_PREFIX + secrets.token_urlsafe(16))  # 128 random bits
 
@@ -46,13 +56,15 @@ class ClientService:
         hasher: SecretHasher,
         clock: Clock,
         *,
+        digest: SecretDigest,
         secret_overlap_seconds: int = 86_400,
     ) -> None:
         self._repository = repository
         self._hasher = hasher
+        self._digest = digest
         self._clock = clock
         self._overlap_ns = secret_overlap_seconds * 1_000_000_000
-        self._dummy_hash: str | None = None
+        self._stand_in = digest.digest(secrets.token_urlsafe(32))
 
     async def create_client(
         self,
@@ -76,7 +88,7 @@ class ClientService:
         client = register_client(
             client_id=new_client_id(),
             name=name,
-            secret_hash=await self._hasher.hash(secret) if secret else "",
+            secret_hash=self._digest.digest(secret) if secret else "",
             scopes=frozenset(scopes),
             account_id=account_id,
             created_at=self._clock.now_ns(),
@@ -107,7 +119,7 @@ class ClientService:
             raise NotFoundError("no such client")
         secret = new_client_secret()
         rotated = client.rotate_secret(
-            await self._hasher.hash(secret), now=self._clock.now_ns(), overlap_ns=self._overlap_ns
+            self._digest.digest(secret), now=self._clock.now_ns(), overlap_ns=self._overlap_ns
         )
         await self._repository.save(rotated)
         return IssuedClient(rotated, secret)
@@ -151,46 +163,41 @@ class ClientService:
             return await self.authenticate(client_id, secret)
         client = await self._find(client_id)
         if client is None or not client.active or not client.public:
-            raise InvalidClientError("client authentication failed")
+            raise InvalidClientError(_FAILED)
         return client
 
     async def authenticate(self, client_id: str, secret: str) -> ApiClient:
         """The active client these credentials belong to, or InvalidClientError.
 
-        Unknown, revoked and wrong-secret all verify one argon2 hash and fail alike, so
-        neither the answer nor its timing tells an attacker which client ids exist.
+        Unknown, revoked, public and wrong-secret all fail alike after one keyed digest
+        (microseconds), so neither the answer nor its timing tells which client ids exist.
         """
         client = await self._find(client_id)
-        usable = client is not None and not client.public
-        secret_hash = client.secret_hash if client is not None and usable else await self._dummy()
-        matches = len(secret) <= 256 and await self._hasher.verify(secret_hash, secret)
-        if not matches and client is not None and usable:
-            matches = await self._previous_secret_matches(client, secret)
-            if matches:
-                return client
-        if client is None or not usable or not client.active or not matches:
-            raise InvalidClientError("client authentication failed")
-        if self._hasher.needs_rehash(client.secret_hash):
-            client = client.with_secret_hash(await self._hasher.hash(secret))
-            await self._repository.save(client)
-        return client
+        if client is None or client.public or not client.active or len(secret) > MAX_SECRET:
+            self._digest.matches(self._stand_in, secret)
+            raise InvalidClientError(_FAILED)
+        matched, legacy = await self._verify(client.secret_hash, secret)
+        if matched:
+            if legacy:
+                client = client.with_secret_hash(self._digest.digest(secret))
+                await self._repository.save(client)
+            return client
+        if await self._previous_secret_matches(client, secret):
+            return client
+        raise InvalidClientError(_FAILED)
+
+    async def _verify(self, stored: str, secret: str) -> tuple[bool, bool]:
+        """Whether `secret` matches `stored`, and whether `stored` is a legacy argon2 hash."""
+        if self._digest.recognises(stored):
+            return self._digest.matches(stored, secret), False
+        return await self._hasher.verify(stored, secret), True
 
     async def _previous_secret_matches(self, client: ApiClient, secret: str) -> bool:
-        if not client.active or not client.previous_secret_valid(self._clock.now_ns()):
+        if not client.previous_secret_valid(self._clock.now_ns()):
             return False
-        return await self._hasher.verify(client.previous_secret_hash or "", secret)
+        return (await self._verify(client.previous_secret_hash or "", secret))[0]
 
     async def _find(self, client_id: str) -> ApiClient | None:
         if not plausible_client_id(client_id):
             return None
         return await self._repository.get(ClientId(client_id))
-
-    async def _dummy(self) -> str:
-        # Hashed with the live parameters, so verifying it costs what a real one does.
-        if self._dummy_hash is None:
-            self._dummy_hash = await self._hasher.hash(secrets.token_urlsafe(32))
-        return self._dummy_hash
-
-    async def warm_up(self) -> None:
-        """Compute the dummy hash at start, so the first unknown client is not slower."""
-        await self._dummy()

@@ -36,7 +36,7 @@ class SigningKeyRepository(Protocol):
 
 
 class SecretHasher(Protocol):
-    """Slow, salted hashing of secrets (argon2id); safe to await on the event loop."""
+    """Slow, salted hashing of passwords (argon2id); safe to await on the event loop."""
 
     async def hash(self, secret: str) -> str: ...
 
@@ -44,6 +44,17 @@ class SecretHasher(Protocol):
         """True when `secret` matches; False for a mismatch or a malformed hash."""
 
     def needs_rehash(self, secret_hash: str) -> bool: ...
+
+
+class SecretDigest(Protocol):
+    """A keyed fast hash (HMAC) for high-entropy secrets, compared in constant time."""
+
+    def digest(self, secret: str) -> str: ...
+
+    def matches(self, stored: str, secret: str) -> bool: ...
+
+    def recognises(self, stored: str) -> bool:
+        """Whether `stored` was made by `digest` (and not by an older, slow hash)."""
 
 
 class KeyCipher(Protocol):
