@@ -23,6 +23,7 @@ from openbell.identity.bootstrap import Identity, build_identity
 from openbell.identity.entrypoints.routes import create_routers as identity_routers
 from openbell.migrations import upgrade_database
 from openbell.platform.bus import InProcessBus
+from openbell.platform.data_dir import secure_data_dir
 from openbell.platform.db import create_engine
 from openbell.platform.settings import Settings
 from openbell.platform.web import create_app
@@ -79,8 +80,12 @@ class Platform:
 
 
 async def prepare(settings: Settings) -> None:
-    """Create the data directory and migrate the database to the newest schema."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    """Secure the data directory, then migrate the database to the newest schema.
+
+    This sets the process umask (see `platform.data_dir`), so call it before anything
+    opens a file; it raises DataDirError for a data directory production refuses.
+    """
+    secure_data_dir(settings.data_dir, production=settings.environment == "production")
     await upgrade_database(settings.resolved_database_url)
 
 

@@ -74,7 +74,6 @@ def up(
     if "OPENBELL_ISSUER" not in os.environ:
         # Tokens' issuer and the login page's origin check must name where we listen.
         settings = settings.model_copy(update={"issuer": f"http://{settings.host}:{settings.port}"})
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
     interrupted: list[int] = []
 
     def remember(signum: int, _frame: object) -> None:

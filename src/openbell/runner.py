@@ -9,9 +9,11 @@ import logging
 
 import uvicorn
 from rich.console import Console
+from rich.markup import escape
 
 from openbell.app import Platform, prepare, start_platform
 from openbell.demo import seed_demo
+from openbell.platform.data_dir import DataDirError
 from openbell.platform.settings import Settings
 
 __all__ = ["prepare", "serve"]
@@ -22,7 +24,11 @@ logger = logging.getLogger("openbell")
 async def serve(settings: Settings, *, demo: bool, console: Console) -> int:
     """Run until signalled; return the process exit code."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    platform = await start_platform(settings)
+    try:
+        platform = await start_platform(settings)
+    except DataDirError as error:
+        console.print(f"[red]Refusing to start:[/red] {escape(str(error))}")
+        return 2
     try:
         if demo:
             credentials = await seed_demo(platform.core, platform.identity, settings.data_dir)
