@@ -269,6 +269,13 @@ async def test_revocations_reach_a_follower_and_lapse(revocations):
     assert late == [first]
 
 
+async def test_revocation_instants_keep_every_nanosecond(revocations):
+    exact = Revocation("sub:u", 1_764_650_000_123_456_789, 1_764_650_610_987_654_321)
+    await revocations.add(exact)
+    entries, _ = await revocations.changes(0, exact.revoked_at)
+    assert entries == [exact]
+
+
 @pytest.fixture(params=["memory", "redis"])
 def throttle(request):
     if request.param == "memory":

@@ -109,6 +109,7 @@ def test_client_credentials_claims():
         "nbf": 1_700_000_000,
         "exp": 1_700_000_600,
         "jti": "jti-1",
+        "iat_ns": 1_700_000_000 * SECOND + 999_999_999,
     }
 
 

@@ -129,6 +129,7 @@ async def test_access_token_header_and_claims(http, trader, clock):
     assert header["kid"]
     now = clock.now_ns() // 1_000_000_000
     assert claims.pop("jti")
+    assert claims.pop("iat_ns") == clock.now_ns()
     assert claims == {
         "iss": ISSUER,
         "aud": AUDIENCE,

@@ -337,3 +337,42 @@ async def test_withdrawing_a_key_forgets_the_tokens_it_verified(identity, clock,
     verifier.use_keys([PublicKey("other", "EdDSA", stranger)])
     assert len(verifier.cache) == 0
     await assert_refused(verifier, token)
+
+
+async def test_a_revoked_token_stays_refused_through_the_expiry_leeway(
+    verifier, identity, token, clock
+):
+    # The verifier accepts a token up to `exp` + leeway, so its revocation must last as long.
+    payload = json.loads(unb64(token.split(".")[1]))
+    await identity.revocations.revoke("jti", payload["jti"], expires_at=payload["exp"])
+    clock.advance((payload["exp"] - now(clock) + 2) * SECOND)
+    await identity.revocations.revoke("jti", "another")  # any revocation prunes lapsed ones
+    await identity.revocations.sync()
+    await assert_refused(verifier, token)
+    clock.advance(4 * SECOND)
+    await identity.revocations.sync()
+    await assert_refused(verifier, token)  # expired by then, revocation or not
+
+
+async def test_a_revocation_splits_tokens_issued_within_one_second(identity, verifier, clock):
+    issued = await identity.clients.create_client(name="bot", scopes=["read"])
+    request = TokenRequest("client_credentials", issued.client_id, issued.client_secret)
+    before = (await identity.tokens.grant(request)).token
+    clock.advance(SECOND // 10)
+    await identity.revocations.revoke("cid", issued.client_id)
+    clock.advance(SECOND // 10)
+    after = (await identity.tokens.grant(request)).token
+    await assert_refused(verifier, before)
+    assert (await verifier.verify(after)).client_id == issued.client_id
+
+
+async def test_a_token_without_a_precise_issue_time_counts_from_its_second(
+    identity, verifier, clock
+):
+    # Tokens minted before `iat_ns` existed: a revocation within their second refuses them.
+    clock.advance(SECOND // 2)
+    await identity.revocations.revoke("cid", "obc_x")
+    await assert_refused(verifier, signed(identity, claims(clock)))
+    later = clock.now_ns() + 1
+    await verifier.verify(signed(identity, claims(clock, iat_ns=later)))
+    await assert_refused(verifier, signed(identity, claims(clock, iat_ns=later + 5 * SECOND)))

@@ -246,7 +246,8 @@ def _wire(
     revocations = RevocationService(
         stores.revocations,
         clock,
-        retention_seconds=settings.access_token_ttl_seconds + settings.token_leeway_seconds,
+        retention_seconds=settings.access_token_ttl_seconds,
+        leeway_seconds=settings.token_leeway_seconds,
         poll_interval_seconds=settings.revocation_poll_seconds,
     )
     policy = TokenPolicy(

@@ -23,7 +23,7 @@ from joserfc.jws import JWSRegistry
 from openbell.identity.application.ports import PublicKeySource
 from openbell.identity.domain.keys import SIGNING_ALGORITHM, PrivateKey, PublicKey
 from openbell.identity.domain.revocation import CLIENT, GRANT, SUBJECT, TOKEN, revocation_key
-from openbell.identity.domain.tokens import ACCESS_TOKEN_TYPE
+from openbell.identity.domain.tokens import ACCESS_TOKEN_TYPE, ISSUED_AT_NS, NANOSECONDS
 from openbell.platform.auth import InvalidTokenError, Principal
 from openbell.shared.time import Clock
 
@@ -96,6 +96,7 @@ def jwks_document(keys: Iterable[PublicKey]) -> dict[str, Any]:
 class _Verified(NamedTuple):
     principal: Principal
     issued_at: int
+    """Nanoseconds, as revocation instants are."""
     revocation_keys: tuple[str, ...]
 
 
@@ -229,14 +230,30 @@ def _principal(claims: Mapping[str, Any]) -> Principal:
     )
 
 
+def _issued_at_ns(claims: Mapping[str, Any]) -> int:
+    """When the token was issued, in nanoseconds, for comparing with revocation instants.
+
+    A token without `iat_ns` (issued before it existed) counts from the start of its `iat`
+    second, so a revocation in that second still refuses it.
+    """
+    issued_at, precise = claims.get("iat"), claims.get(ISSUED_AT_NS)
+    if not isinstance(issued_at, int) or isinstance(issued_at, bool):
+        raise InvalidTokenError
+    if precise is None:
+        return issued_at * NANOSECONDS
+    if not isinstance(precise, int) or isinstance(precise, bool):
+        raise InvalidTokenError
+    if precise // NANOSECONDS != issued_at:
+        raise InvalidTokenError
+    return precise
+
+
 def _verified(claims: Mapping[str, Any]) -> _Verified:
     principal = _principal(claims)
-    issued_at, grant_id = claims.get("iat"), claims.get("sid")
-    if isinstance(issued_at, bool) or not isinstance(issued_at, int):
-        raise InvalidTokenError
+    grant_id = claims.get("sid")
     if grant_id is not None and not isinstance(grant_id, str):
         raise InvalidTokenError
-    return _Verified(principal, issued_at, _revocation_keys(principal, grant_id))
+    return _Verified(principal, _issued_at_ns(claims), _revocation_keys(principal, grant_id))
 
 
 class JwtAccessTokenVerifier:

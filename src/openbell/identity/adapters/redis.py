@@ -9,7 +9,7 @@ from typing import cast
 from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
-from openbell.identity.domain.revocation import Revocation
+from openbell.identity.domain.revocation import NANOSECONDS, Revocation
 from openbell.identity.domain.throttle import ThrottleState
 
 # One atomic step: drop what lapsed, number the revocation, index it by number and expiry.
@@ -39,7 +39,7 @@ class RedisRevocationStore:
         member = json.dumps([revocation.key, revocation.revoked_at, revocation.expires_at])
         await self._script(
             keys=[self._seq, self._log, self._expiry],
-            args=[member, revocation.expires_at, revocation.revoked_at - 60],
+            args=[member, revocation.expires_at, revocation.revoked_at - 60 * NANOSECONDS],
         )
 
     async def changes(self, cursor: int, now: int) -> tuple[Sequence[Revocation], int]:

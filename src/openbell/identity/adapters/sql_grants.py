@@ -20,7 +20,7 @@ from openbell.identity.domain.grants import (
     RefreshToken,
 )
 from openbell.identity.domain.mfa import AuthenticationProof
-from openbell.identity.domain.revocation import Revocation
+from openbell.identity.domain.revocation import NANOSECONDS, Revocation
 from openbell.identity.domain.users import UserId
 
 
@@ -184,7 +184,7 @@ class SqlRevocationStore:
         table = revocations_table
         async with self._engine.begin() as connection:
             await connection.execute(
-                delete(table).where(table.c.expires_at < revocation.revoked_at - 3600)
+                delete(table).where(table.c.expires_at < revocation.revoked_at - 3600 * NANOSECONDS)
             )
             await connection.execute(
                 insert(table).values(

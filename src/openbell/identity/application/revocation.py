@@ -12,11 +12,10 @@ import time
 from collections.abc import Iterable
 
 from openbell.identity.application.ports import RevocationStore
-from openbell.identity.domain.revocation import Revocation, refuses, revocation_key
+from openbell.identity.domain.revocation import NANOSECONDS, Revocation, refuses, revocation_key
 from openbell.shared.time import Clock
 
 logger = logging.getLogger("openbell.identity")
-NANOSECONDS = 1_000_000_000
 
 
 class RevocationService:
@@ -26,11 +25,15 @@ class RevocationService:
         clock: Clock,
         *,
         retention_seconds: int,
+        leeway_seconds: int,
         poll_interval_seconds: float,
     ) -> None:
+        """`retention_seconds`: the longest an access token lives; `leeway_seconds`: how long
+        past its `exp` the verifier still accepts one (the clock skew it tolerates)."""
         self._store = store
         self._clock = clock
-        self._retention = retention_seconds
+        self._retention = retention_seconds * NANOSECONDS
+        self._leeway = leeway_seconds * NANOSECONDS
         self._poll_interval = poll_interval_seconds
         self._revoked: dict[str, Revocation] = {}
         self._cursor = 0
@@ -39,20 +42,24 @@ class RevocationService:
         self._synced_at: float | None = None
 
     def _now(self) -> int:
-        return self._clock.now_ns() // NANOSECONDS
+        return self._clock.now_ns()
 
     async def revoke(self, kind: str, value: str, *, expires_at: int | None = None) -> None:
-        """Refuse every token carrying this key issued up to now.
+        """Refuse every token carrying this key issued up to now (to the nanosecond).
 
-        `expires_at` (seconds) is when the last such token expires anyway; by default the
-        longest an access token can live from now.
+        `expires_at` (seconds, a token's `exp`) is when the last such token expires; by
+        default the longest an access token can live from now. The revocation is kept the
+        verifier's leeway longer, since the verifier accepts a token that long past `exp`.
         """
         now = self._now()
-        entry = Revocation(revocation_key(kind, value), now, expires_at or now + self._retention)
+        last_expiry = now + self._retention if expires_at is None else expires_at * NANOSECONDS
+        until = last_expiry + self._leeway
+        entry = Revocation(revocation_key(kind, value), now, until)
         self._apply([entry])
         await self._store.add(entry)
 
     def refused(self, keys: Iterable[str], issued_at: int) -> bool:
+        """Whether a token issued at `issued_at` (nanoseconds) carries a revoked key."""
         revoked = self._revoked
         for key in keys:
             entry = revoked.get(key)

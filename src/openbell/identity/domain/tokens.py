@@ -12,6 +12,9 @@ if TYPE_CHECKING:
 ACCESS_TOKEN_TYPE = "at+jwt"  # a media type, not a secret  # noqa: S105  # nosec B105
 """The JWT `typ` header of access tokens, so no other JWT of ours passes for one (RFC 9068)."""
 NANOSECONDS = 1_000_000_000
+ISSUED_AT_NS = "iat_ns"
+"""The issue instant in nanoseconds: `iat` has whole seconds, too coarse to tell a token made
+just before a revocation (a password change) from one made just after, in the same second."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +48,7 @@ def client_credentials_claims(
         "nbf": issued_at,
         "exp": issued_at + ttl_seconds,
         "jti": token_id,
+        ISSUED_AT_NS: now_ns,
     }
     if client.account_id is not None:
         claims["acct"] = client.account_id
@@ -89,6 +93,7 @@ def user_claims(
         "nbf": issued_at,
         "exp": issued_at + ttl_seconds,
         "jti": token_id,
+        ISSUED_AT_NS: now_ns,
         "sid": grant_id,
         "auth_time": proof.auth_time,
         "acr": proof.acr,
