@@ -22,10 +22,10 @@ up: $(STAMP)
 test: lint compiled unit
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests setup.py
-	$(BIN)/ruff format --check src tests setup.py
+	$(BIN)/ruff check src benchmarks tests setup.py
+	$(BIN)/ruff format --check src benchmarks tests setup.py
 	$(BIN)/mypy
-	$(BIN)/bandit -q -c pyproject.toml -r src
+	$(BIN)/bandit -q -c pyproject.toml -r src benchmarks
 	$(BIN)/lint-imports
 
 unit: $(STAMP)

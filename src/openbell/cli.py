@@ -128,48 +128,44 @@ def bench_engine(
         str | None, typer.Option(help="Also run journaled: sqlite or postgres.")
     ] = None,
     database_url: DatabaseUrl = None,
-    compare: Annotated[bool, typer.Option(help="Also run the rival engines.")] = True,
     save: Annotated[
         Path | None, typer.Option(help="Write the generated stream as JSON Lines.")
     ] = None,
-    rivals: Annotated[str | None, typer.Option(help="Only these rivals, comma-separated.")] = None,
-    rival_budget: Annotated[float, typer.Option(help="Seconds each rival may take.")] = 60.0,
     repeat: Annotated[
         int, typer.Option(help="Alternating rounds of openbell and the reference book.")
     ] = 3,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
 ) -> None:
-    """Time the core state machine on exchange-core's order-flow mix or a workload file."""
-    from openbell.bench.engine import run_engine_bench  # noqa: PLC0415
+    """Time the core state machine on exchange-core's order-flow mix or a workload file.
+
+    openbell is compared with a bare heap+deque book. The rival Python engines are
+    compared from a source checkout with the bench extra installed, by
+    python -m benchmarks.engines (docs/benchmarks.md).
+    """
+    from openbell.bench.engine import (  # noqa: PLC0415
+        RIVALS_HINT,
+        UsageError,
+        resolve_journal,
+        run_engine_bench,
+    )
     from openbell.bench.workload import WorkloadError  # noqa: PLC0415
 
-    if journal not in (None, "sqlite", "postgres"):
-        console.print("[red]--journal must be sqlite or postgres[/red]")
-        raise typer.Exit(2)
-    if journal == "postgres" and not database_url:
-        database_url = os.environ.get("OPENBELL_DATABASE_URL")
-        if not database_url:
-            console.print(
-                "[red]--journal postgres needs --database-url or OPENBELL_DATABASE_URL[/red]"
-            )
-            raise typer.Exit(2)
     try:
+        database_url = resolve_journal(journal, database_url)
         result = run_engine_bench(
             commands=commands,
             seed=seed,
             workload=workload,
             journal=journal,
             database_url=database_url,
-            compare=compare,
             save=save,
-            rivals=rivals.split(",") if rivals else None,
-            rival_budget_seconds=rival_budget,
             repeat=repeat,
         )
-    except WorkloadError as error:
+    except (UsageError, WorkloadError) as error:
         console.print(f"[red]{error}[/red]")
         raise typer.Exit(2) from None
     _emit(result, as_json=as_json)
+    console.print(RIVALS_HINT, markup=False, highlight=False)
 
 
 @bench_app.command("instructions")

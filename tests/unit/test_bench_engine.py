@@ -2,13 +2,14 @@ import os
 
 import pytest
 
-from openbell.bench import rivals
 from openbell.bench.engine import (
     Market,
+    UsageError,
     convert_for_openbell,
     openbell_bytes_per_order,
     reference_bytes_per_order,
     reference_calls,
+    resolve_journal,
     run_engine_bench,
     time_calls,
     time_openbell,
@@ -59,7 +60,7 @@ def test_reduce_that_takes_everything_becomes_a_cancel_for_openbell():
 
 def test_report_has_the_promised_fields_and_agrees(tmp_path):
     saved = tmp_path / "flow.jsonl"
-    report = run_engine_bench(commands=3_000, seed=2, compare=False, save=saved, memory_orders=500)
+    report = run_engine_bench(commands=3_000, seed=2, save=saved, memory_orders=500)
     for key in (
         "commands",
         "seconds",
@@ -75,7 +76,7 @@ def test_report_has_the_promised_fields_and_agrees(tmp_path):
     assert report["commands"] == 3_000
     assert report["agreement"] == {"ok": True, "problems": []}
     assert "openbell_vs_reference" in report["ratios"]
-    replay = run_engine_bench(workload=saved, compare=False, memory_orders=0)
+    replay = run_engine_bench(workload=saved, memory_orders=0)
     assert replay["traded_quantity"] == report["traded_quantity"]
     assert replay["resting_quantity"] == report["resting_quantity"]
 
@@ -90,53 +91,15 @@ def test_journal_kind_is_checked():
         run_engine_bench(commands=10, journal="mysql")
 
 
-HAND_MADE = [
-    '{"op":"place","id":1,"account":1,"side":"buy","price":100,"quantity":5,"tif":"GTC"}',
-    '{"op":"place","id":2,"account":3,"side":"buy","price":100,"quantity":5,"tif":"GTC"}',
-    '{"op":"place","id":3,"account":2,"side":"sell","price":102,"quantity":4,"tif":"GTC"}',
-    '{"op":"reduce","id":1,"account":1,"quantity":2}',
-    '{"op":"place","id":4,"account":4,"side":"sell","price":99,"quantity":4,"tif":"IOC"}',
-    '{"op":"place","id":5,"account":6,"side":"sell","price":100,"quantity":50,"tif":"FOK"}',
-    '{"op":"move","id":3,"account":2,"price":101}',
-    '{"op":"place","id":6,"account":5,"side":"buy","price":101,"quantity":1,"tif":"FOK"}',
-    '{"op":"cancel","id":2,"account":3}',
-    '{"op":"place","id":7,"account":7,"side":"buy","price":99,"quantity":3,"tif":"GTC"}',
-]
-
-
-@pytest.mark.parametrize("name", sorted(rivals.RIVALS))
-def test_each_installed_rival_agrees_on_a_small_hand_made_stream(name):
-    try:
-        rival = rivals.create(name)
-    except rivals.Unavailable as unavailable:
-        pytest.skip(str(unavailable))
-    records = parse_workload(HAND_MADE)
-    try:
-        with rivals.quiet_logging():
-            for function, arguments in rival.calls(to_operations(records)):
-                function(*arguments)
-        state = rival.state()
-    finally:
-        rival.close()
-    expected = reference_run(records).state
-    assert (state.traded_quantity, state.bid_quantity, state.ask_quantity) == (
-        expected.traded_quantity,
-        expected.bid_quantity,
-        expected.ask_quantity,
-    )
-
-
 def test_saved_stream_round_trips(tmp_path):
     records = generate(500, seed=9)
     path = tmp_path / "s.jsonl"
     write_workload(path, records)
-    assert run_engine_bench(workload=path, compare=False, memory_orders=0)["commands"] == 500
+    assert run_engine_bench(workload=path, memory_orders=0)["commands"] == 500
 
 
 def test_journaled_run_on_sqlite_reaches_the_same_state():
-    report = run_engine_bench(
-        commands=2_000, seed=4, compare=False, memory_orders=0, journal="sqlite"
-    )
+    report = run_engine_bench(commands=2_000, seed=4, memory_orders=0, journal="sqlite")
     journaled = report["journal"]
     assert journaled["journal"] == "sqlite"
     assert journaled["commands"] == 2_000
@@ -159,7 +122,6 @@ def test_journaled_run_on_postgres_reaches_the_same_state():
         report = run_engine_bench(
             commands=2_000,
             seed=4,
-            compare=False,
             memory_orders=0,
             journal="postgres",
             database_url=url,
@@ -170,3 +132,16 @@ def test_journaled_run_on_postgres_reaches_the_same_state():
         pytest.skip(f"no PostgreSQL server: {error}")
     assert report["journal"]["agrees_with_unjournaled"] is True
     assert report["journal"]["journal"] == "postgres"
+
+
+def test_a_postgres_journal_without_a_url_falls_back_to_the_environment(monkeypatch):
+    monkeypatch.setenv("OPENBELL_DATABASE_URL", "postgresql+asyncpg://bench@127.0.0.1/test")
+    assert resolve_journal("postgres", None) == "postgresql+asyncpg://bench@127.0.0.1/test"
+    assert resolve_journal("postgres", "postgresql+asyncpg://given/db") == (
+        "postgresql+asyncpg://given/db"
+    )
+    monkeypatch.delenv("OPENBELL_DATABASE_URL")
+    with pytest.raises(UsageError, match="needs --database-url"):
+        resolve_journal("postgres", None)
+    with pytest.raises(UsageError, match="sqlite or postgres"):
+        resolve_journal("mysql", None)

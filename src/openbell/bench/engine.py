@@ -4,9 +4,10 @@ How a run goes (all engines in the same process, one after another):
 
 1. The workload (generated, or read from a JSON Lines file) is turned into each
    engine's own format before any timing: openbell `PlaceOrder`/`CancelOrder`/
-   `AmendOrder` tuples, and plain operation tuples for the reference book and the
-   third-party engines. openbell's order ids are learned by applying the stream
-   once to a scratch exchange; that pass is also openbell's warm-up.
+   `AmendOrder` tuples, and plain operation tuples (`openbell.bench.operations`)
+   for the reference book and any other engine. openbell's order ids are learned
+   by applying the stream once to a scratch exchange; that pass is also
+   openbell's warm-up.
 2. Each engine runs the whole stream on a fresh instance after a warm-up on a
    throwaway one, with the garbage collector left on (it is part of the cost) and
    collected before the timed loop. Each command is timed with
@@ -22,9 +23,12 @@ How a run goes (all engines in the same process, one after another):
    drains batches and group-commits them; its rate is compared with the
    unjournaled rate measured in the same run.
 
-A third-party engine that cannot finish the stream within `rival_budget_seconds`
-is stopped; it is then compared with openbell on the prefix it did run, by the
-sum of per-command times of both, and its agreement is not checked.
+Other engines join a run through `compare_with`: a `Comparison` gets the stream
+as plain operations and openbell's and the reference book's timings, times its
+engines with `time_calls` and adds its section and any disagreement to the
+report. The rival Python engines' adapters use it from the source tree's
+`benchmarks/` (`python -m benchmarks.engines`); they are not part of the wheel,
+and nothing here imports them.
 """
 
 import asyncio
@@ -39,13 +43,21 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import uvloop
 
-from openbell.bench import rivals as rival_engines
+from openbell.bench.operations import (
+    CANCEL,
+    MOVE,
+    PLACE,
+    REDUCE,
+    SYMBOL,
+    Call,
+    EngineState,
+    Operation,
+)
 from openbell.bench.reference import FOK, GTC, IOC, ReferenceBook
-from openbell.bench.rivals import CANCEL, MOVE, PLACE, REDUCE, Call, EngineState, Operation
 from openbell.bench.workload import (
     SIDES,
     TIME_IN_FORCE,
@@ -76,7 +88,6 @@ from openbell.core.application.tuning import (
 from openbell.core.domain import market as market_module
 from openbell.core.domain.exchange import Exchange
 
-SYMBOL = rival_engines.SYMBOL
 QUOTE, BASE = "USD", SYMBOL
 QUOTE_FUNDS = 10**18
 BASE_FUNDS = 10**15
@@ -86,6 +97,11 @@ JOURNAL_WINDOW = 8192
 """Commands kept in flight: enough for two full batches, as many concurrent clients would."""
 BPS = 10_000
 TIME_IN_FORCE_ENUM = {GTC: TimeInForce.GTC, IOC: TimeInForce.IOC, FOK: TimeInForce.FOK}
+RIVALS_HINT = (
+    "To compare with the rival Python engines, from a source checkout: "
+    "pip install -e '.[bench]', then python -m benchmarks.engines with the same options "
+    "(docs/benchmarks.md)."
+)
 
 
 @dataclass(slots=True)
@@ -137,8 +153,37 @@ class OpenbellStream:
 
 @dataclass(slots=True)
 class Report:
+    """The JSON-able output of a run, and the disagreements found on the way."""
+
     output: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+
+
+class Comparison(Protocol):
+    """More engines timed on the run's stream, after openbell and the reference book.
+
+    It adds its own section to `report.output` and a line to `report.notes` for
+    every engine that disagrees with the reference book or fails.
+    """
+
+    def __call__(
+        self, operations: Sequence[Operation], *, ours: Timing, reference: Timing, report: Report
+    ) -> None: ...
+
+
+class UsageError(ValueError):
+    """The options of a run do not fit together; the message says which and why."""
+
+
+def resolve_journal(journal: str | None, database_url: str | None) -> str | None:
+    """The journal's database URL; `--journal postgres` falls back to OPENBELL_DATABASE_URL."""
+    if journal not in (None, "sqlite", "postgres"):
+        raise UsageError("--journal must be sqlite or postgres")
+    if journal == "postgres" and not database_url:
+        database_url = os.environ.get("OPENBELL_DATABASE_URL")
+        if not database_url:
+            raise UsageError("--journal postgres needs --database-url or OPENBELL_DATABASE_URL")
+    return database_url
 
 
 def run_engine_bench(
@@ -147,11 +192,9 @@ def run_engine_bench(
     workload: Path | None = None,
     journal: str | None = None,
     database_url: str | None = None,
-    compare: bool = True,
     *,
+    compare_with: Comparison | None = None,
     save: Path | None = None,
-    rivals: Sequence[str] | None = None,
-    rival_budget_seconds: float = 60.0,
     memory_orders: int = 100_000,
     repeat: int = 3,
 ) -> dict[str, Any]:
@@ -174,10 +217,8 @@ def run_engine_bench(
             workload,
             journal,
             database_url,
-            compare,
+            compare_with,
             save,
-            rivals,
-            rival_budget_seconds,
             memory_orders,
             max(1, repeat),
         )
@@ -212,7 +253,7 @@ def _best_of(
                 if is_ours
                 else time_calls(reference_calls, operations, budget_ns=None)
             )
-        pairs.append(_ratio(timings[True], timings[False]))
+        pairs.append(ratio(timings[True], timings[False]))
         if best_ours is None or timings[True].nanoseconds < best_ours.nanoseconds:
             best_ours = timings[True]
         if best_reference is None or timings[False].nanoseconds < best_reference.nanoseconds:
@@ -228,10 +269,8 @@ def _run(
     workload: Path | None,
     journal: str | None,
     database_url: str | None,
-    compare: bool,
+    compare_with: Comparison | None,
     save: Path | None,
-    rivals: Sequence[str] | None,
-    rival_budget_seconds: float,
     memory_orders: int,
     repeat: int,
 ) -> dict[str, Any]:
@@ -244,24 +283,21 @@ def _run(
     report = Report()
     ours, reference, pairs = _best_of(repeat, stream, operations)
     report.output.update(_header(records, workload, seed, market))
-    report.output.update(_engine_summary(ours))
+    report.output.update(engine_summary(ours))
     report.output["bytes_per_resting_order"] = round(openbell_bytes_per_order(memory_orders), 1)
     _check_openbell(ours, reference, stream, report)
     report.output["reference"] = {
-        **_engine_summary(reference),
+        **engine_summary(reference),
         "bytes_per_resting_order": round(reference_bytes_per_order(memory_orders), 1),
         "description": "bare heap+deque book: no accounts, risk, fees or events",
     }
     report.output["ratios"] = {
-        "openbell_vs_reference": _ratio(ours, reference),
+        "openbell_vs_reference": ratio(ours, reference),
         "openbell_vs_reference_per_round": pairs,
     }
     report.output["repeat"] = repeat
-    if compare:
-        budget = int(rival_budget_seconds * 1e9)
-        report.output["rivals"] = _run_rivals(
-            rivals, operations, ours=ours, reference=reference, budget_ns=budget, report=report
-        )
+    if compare_with is not None:
+        compare_with(operations, ours=ours, reference=reference, report=report)
     if journal is not None:
         report.output["journal"] = _best_journaled(
             repeat, journal, database_url, stream, ours, report
@@ -274,7 +310,7 @@ def _run(
 
 
 def to_operations(records: Sequence[Record]) -> list[Operation]:
-    """The stream as plain tuples for the reference book and the rival adapters."""
+    """The stream as plain tuples for the reference book and any other engine's adapter."""
     operations: list[Operation] = []
     for record in records:
         op, order_id = record["op"], int(record["id"])
@@ -479,7 +515,11 @@ Prepare = Callable[[Sequence[Operation]], tuple[list[Call], Callable[[], EngineS
 
 
 def time_calls(prepare: Prepare, operations: Sequence[Operation], budget_ns: int | None) -> Timing:
-    """Warm up on a throwaway instance, then time the stream on a fresh one."""
+    """Warm up on a throwaway instance, then time the stream on a fresh one.
+
+    With `budget_ns`, an engine still running after that long is stopped between
+    chunks and its timing is marked partial.
+    """
     warm, _ = prepare(operations[:WARMUP_COMMANDS])
     _loop(warm, budget_ns)
     calls, state = prepare(operations)
@@ -508,7 +548,7 @@ def _loop(calls: list[Call], budget_ns: int | None) -> Timing:
             if deadline is not None and clock() > deadline:
                 partial = len(latencies) < len(calls)
                 break
-    except Exception as failure:  # noqa: BLE001 - a rival's crash is a result to report
+    except Exception as failure:  # noqa: BLE001 - an engine's crash is a result to report
         error = f"{type(failure).__name__}: {failure}"
     elapsed = clock() - start
     gc.unfreeze()
@@ -516,83 +556,15 @@ def _loop(calls: list[Call], budget_ns: int | None) -> Timing:
     return Timing(len(latencies), elapsed, latencies, empty, partial, error)
 
 
-# --- rivals --------------------------------------------------------------------------
-
-
-def _rival_prepare(name: str, opened: list[rival_engines.Rival]) -> Prepare:
-    def prepare(operations: Sequence[Operation]) -> tuple[list[Call], Callable[[], EngineState]]:
-        rival = rival_engines.create(name)
-        opened.append(rival)
-        return rival.calls(operations), rival.state
-
-    return prepare
-
-
-def _run_rivals(
-    names: Sequence[str] | None,
-    operations: Sequence[Operation],
-    *,
-    ours: Timing,
-    reference: Timing,
-    budget_ns: int,
-    report: Report,
-) -> dict[str, Any]:
-    results: dict[str, Any] = {}
-    for name in names or list(rival_engines.RIVALS):
-        opened: list[rival_engines.Rival] = []
-        try:
-            with rival_engines.quiet_logging():
-                timing = time_calls(_rival_prepare(name, opened), operations, budget_ns)
-        except rival_engines.Unavailable as unavailable:
-            results[name] = {"skipped": str(unavailable)}
-            continue
-        finally:
-            for rival in opened:
-                rival.close()
-        results[name] = _rival_summary(
-            name, opened[-1], timing, ours=ours, reference=reference, report=report
-        )
-    results["not_benchmarked"] = dict(rival_engines.SKIPPED)
-    return results
-
-
-def _rival_summary(
-    name: str,
-    rival: rival_engines.Rival,
-    timing: Timing,
-    *,
-    ours: Timing,
-    reference: Timing,
-    report: Report,
-) -> dict[str, Any]:
-    summary: dict[str, Any] = {
-        "version": rival.version,
-        "emulated": list(rival.emulated),
-        **_engine_summary(timing),
-    }
-    if timing.error is not None:
-        summary["error"] = timing.error
-        report.notes.append(f"{name} failed after {timing.commands} commands: {timing.error}")
-    if timing.partial or timing.error is not None:
-        prefix = timing.commands
-        summary["partial"] = True
-        summary["openbell_vs_this"] = _prefix_ratio(ours, timing, prefix)
-        summary["ratio_basis"] = f"sum of per-command times over the first {prefix} commands"
-        return summary
-    summary["openbell_vs_this"] = _ratio(ours, timing)
-    summary["ratio_basis"] = "commands per second over the whole stream"
-    problems = _disagreements(timing.state, reference.state, with_counts=False)
-    summary["agrees_with_reference"] = not problems
-    if problems:
-        summary["disagreements"] = problems
-        report.notes.append(f"{name} disagrees with the reference book: {'; '.join(problems)}")
-    return summary
-
-
 # --- checks and summaries ------------------------------------------------------------
 
 
-def _disagreements(state: EngineState, expected: EngineState, *, with_counts: bool) -> list[str]:
+def disagreements(state: EngineState, expected: EngineState, *, with_counts: bool) -> list[str]:
+    """Where `state` differs from `expected`; trade and order counts only `with_counts`.
+
+    Engines count trades and resting orders their own ways (one record per fill or
+    per maker); quantities are what every correct engine must agree on.
+    """
     fields = ["traded_quantity", "bid_quantity", "ask_quantity"]
     if with_counts:
         fields += ["trades", "bid_orders", "ask_orders"]
@@ -606,7 +578,7 @@ def _disagreements(state: EngineState, expected: EngineState, *, with_counts: bo
 def _check_openbell(
     ours: Timing, reference: Timing, stream: OpenbellStream, report: Report
 ) -> None:
-    problems = _disagreements(ours.state, reference.state, with_counts=True)
+    problems = disagreements(ours.state, reference.state, with_counts=True)
     report.output["agrees_with_reference"] = not problems
     if problems:
         report.output["disagreements"] = problems
@@ -621,7 +593,8 @@ def _percentile(ordered: list[int], fraction: float) -> float:
     return round(ordered[index] / 1_000, 2)
 
 
-def _engine_summary(timing: Timing) -> dict[str, Any]:
+def engine_summary(timing: Timing) -> dict[str, Any]:
+    """The fields every engine's section of the report carries."""
     ordered = sorted(timing.latencies)
     state = timing.state
     return {
@@ -641,12 +614,14 @@ def _engine_summary(timing: Timing) -> dict[str, Any]:
     }
 
 
-def _ratio(ours: Timing, other: Timing) -> float:
+def ratio(ours: Timing, other: Timing) -> float:
+    """openbell's commands per second over the other engine's (above 1: openbell is faster)."""
     theirs = other.commands_per_second
     return round(ours.commands_per_second / theirs, 3) if theirs else 0.0
 
 
-def _prefix_ratio(ours: Timing, other: Timing, prefix: int) -> float:
+def prefix_ratio(ours: Timing, other: Timing, prefix: int) -> float:
+    """The other engine's time over openbell's on the first `prefix` commands of the stream."""
     mine = sum(ours.latencies[:prefix])
     return round(sum(other.latencies[:prefix]) / mine, 3) if mine else 0.0
 
@@ -801,7 +776,7 @@ async def _journaled(
         finally:
             await journal.close()
     state = openbell_state(exchange, trades, traded)
-    problems = _disagreements(state, ours.state, with_counts=True)
+    problems = disagreements(state, ours.state, with_counts=True)
     if problems:
         report.notes.append(f"journaled run ({kind}) ended elsewhere: {'; '.join(problems)}")
     timing = Timing(len(stream.commands), elapsed, [], state)
@@ -815,7 +790,7 @@ async def _journaled(
         "batches": batches,
         "largest_batch": after.largest_batch,
         "mean_batch": round(timing.commands / batches, 1) if batches else 0,
-        "journaled_vs_unjournaled": _ratio(timing, ours),
+        "journaled_vs_unjournaled": ratio(timing, ours),
         "agrees_with_unjournaled": not problems,
     }
 

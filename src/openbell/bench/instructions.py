@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from openbell.bench import engine
-from openbell.bench.rivals import EngineState
+from openbell.bench.operations import EngineState
 from openbell.bench.workload import generate
 from openbell.contracts.events import TradeExecuted
 from openbell.core.application.tuning import (

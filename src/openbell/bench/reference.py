@@ -6,6 +6,12 @@ balances, risk checks, fees, events or validation. It is written to be fast,
 not to be beaten: integer prices and quantities, `__slots__`, no per-order dicts.
 Cancelling removes the order from its level's deque at once (levels stay short);
 a level left empty keeps its heap entry until it reaches the top of the heap.
+
+It ships in the wheel, unlike the rival engines' adapters (`benchmarks/` in the
+source tree): it is the yardstick of `openbell bench engine` and `bench
+instructions`, which a user runs against their own installed openbell, and the
+workload generator simulates the book on it. It depends on nothing but the
+standard library, so it costs the wheel no dependency.
 """
 
 from collections import deque

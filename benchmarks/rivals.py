@@ -7,38 +7,31 @@ says so in `emulated`; the emulation runs inside the timed loop, since a user of
 that engine would have to do the same. The engines are untyped, so they are
 imported by name (their objects are `Any` here) and stay behind these wrappers.
 
-Installed with `pip install openbell[bench]`; an engine that is not installed is
-reported as skipped.
+They live beside `src/`, not in the wheel: they exist only to compare openbell
+with other engines, from a source checkout with the engines installed
+(`pip install -e '.[bench]'`); an engine that is not installed is reported as
+skipped. They import openbell, never the other way round (an import contract).
 """
 
 import datetime as dt
 import importlib
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
 from types import ModuleType
-from typing import Any, NamedTuple
+from typing import Any
 
+from openbell.bench.operations import (
+    CANCEL,
+    PLACE,
+    REDUCE,
+    SYMBOL,
+    Call,
+    EngineState,
+    Operation,
+)
 from openbell.bench.reference import FOK, GTC, IOC
-
-PLACE, CANCEL, REDUCE, MOVE = 0, 1, 2, 3
-SYMBOL = "ACME"
-
-Operation = tuple[int, int, bool, int, int, int]
-"""(code, order id, is buy, price, quantity, time in force); unused fields are 0."""
-Call = tuple[Callable[..., object], tuple[object, ...]]
-
-
-class EngineState(NamedTuple):
-    """What an engine reports after a run; engines must agree on it for the same stream."""
-
-    trades: int
-    traded_quantity: int
-    bid_orders: int
-    ask_orders: int
-    bid_quantity: int
-    ask_quantity: int
 
 
 class Unavailable(Exception):  # noqa: N818 - a verdict on an engine, not an error in ours

@@ -1,0 +1,1 @@
+"""Development-only benchmark code that is not part of the openbell wheel."""
