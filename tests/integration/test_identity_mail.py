@@ -17,13 +17,15 @@ from openbell.platform.settings import Settings
 
 
 class Inbox:
-    """An aiosmtpd handler that keeps every message it accepts."""
+    """An aiosmtpd handler that keeps every message it accepts and who it went to."""
 
     def __init__(self) -> None:
         self.messages: list[Message] = []
+        self.recipients: list[str] = []
 
     async def handle_DATA(self, _server, _session, envelope):  # noqa: N802  # aiosmtpd's hook
         self.messages.append(message_from_bytes(envelope.content))
+        self.recipients.extend(envelope.rcpt_tos)
         return "250 OK"
 
 
@@ -55,6 +57,56 @@ async def test_the_relay_delivers_the_outbox_and_empties_it(tmp_path, smtp_serve
     assert sorted(m["Subject"] for m in inbox.messages) == ["first", "second"]
     assert {m["To"] for m in inbox.messages} == {"alice@example.test", "bob@example.test"}
     assert list(outbox.glob("*.eml")) == []
+
+
+async def test_the_relay_sends_to_the_stored_recipient_never_to_addresses_in_headers(
+    tmp_path, smtp_server
+):
+    controller, inbox = smtp_server
+    outbox = tmp_path / "outbox"
+    await OutboxMailer(outbox, sender="x@example.test").send("victim@corp.example", "t", "x\n")
+    (path,) = outbox.glob("*.eml")
+    # Headers that a parser reads as other mailboxes (here plainly) must not route the mail.
+    forged = path.read_bytes().replace(
+        b"To: victim@corp.example",
+        b"To: =?utf-8?q?attacker=40evil.example=2c?=@corp.example, attacker@evil.example\r\n"
+        b"Cc: attacker@evil.example",
+    )
+    path.write_bytes(forged)
+    relay = SmtpRelay(outbox, f"smtp://127.0.0.1:{controller.port}", require_tls=False)
+    assert await relay.deliver_pending() == 1
+    assert inbox.recipients == ["victim@corp.example"]
+    assert list(outbox.iterdir()) == []
+
+
+async def test_a_message_without_its_envelope_is_set_aside_unsent(tmp_path, smtp_server):
+    controller, inbox = smtp_server
+    outbox = tmp_path / "outbox"
+    await OutboxMailer(outbox, sender="x@example.test").send("a@example.test", "t", "x\n")
+    for envelope in outbox.glob("*.envelope.json"):
+        envelope.unlink()
+    relay = SmtpRelay(outbox, f"smtp://127.0.0.1:{controller.port}", require_tls=False)
+    assert await relay.deliver_pending() == 0
+    assert await relay.deliver_pending() == 0  # not retried forever
+    assert inbox.messages == []
+    assert len(list(outbox.glob("*.eml.unrouted"))) == 1
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "a: b@c;",
+        "undisclosed:;a@corp.example",
+        "=?utf-8?q?attacker=40evil.example=2c?=@corp.example",
+    ],
+)
+async def test_the_outbox_refuses_anything_but_one_plain_mailbox_and_writes_nothing(
+    tmp_path, address
+):
+    outbox = tmp_path / "outbox"
+    with pytest.raises(ValueError, match="plain email address"):
+        await OutboxMailer(outbox, sender="x@example.test").send(address, "t", "x\n")
+    assert not outbox.exists() or list(outbox.iterdir()) == []
 
 
 async def test_mail_waits_in_the_outbox_while_the_server_is_down(tmp_path):
@@ -110,6 +162,7 @@ async def test_a_registration_mail_reaches_the_server_and_its_token_verifies(
         assert await identity.mail_relay.deliver_pending() == 1
         [message] = inbox.messages
         assert message["To"] == "carol@example.test"
+        assert inbox.recipients == ["carol@example.test"]
         body = message.get_payload(decode=True).decode()
         token = re.search(r"^([A-Za-z0-9_-]{40,})\s*$", body, re.MULTILINE).group(1)
         user = await identity.users.verify_email(token)

@@ -14,9 +14,14 @@ UserId = NewType("UserId", str)
 USER_ID_PREFIX = "usr_"
 MAX_EMAIL_LENGTH = 254
 MAX_NAME_LENGTH = 200
-_EMAIL = re.compile(
-    r"[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+"
-)
+MAX_LOCAL_PART_LENGTH = 64
+MIN_DOMAIN_LABELS = 2
+_ATEXT = r"[A-Za-z0-9#$&'*+/=?^_`{|}~-]"
+"""RFC 5322 atext less `!` and `%`: bang paths and the percent hack still route mail
+elsewhere on some servers, so an address using them may not belong to its domain."""
+_LOCAL_PART = re.compile(rf"{_ATEXT}+(?:\.{_ATEXT}+)*")
+_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+_ENCODED_WORD_START = "=?"
 
 
 class Role(StrEnum):
@@ -102,15 +107,44 @@ class User:
 
 
 def normalize_email(email: str) -> str:
-    """The address as stored and looked up: NFKC, trimmed, the domain lower-cased.
+    """A plain address (dot-atom@host.name) as stored and looked up, lower-cased.
 
-    The local part is lower-cased too: mailbox providers treat it case-insensitively in
-    practice, and two accounts differing only in case invite confusion and takeover.
+    Anything a mail parser could read as more than one mailbox is refused: encoded words,
+    groups, comments, quoted strings, display names, IP literals, control characters and
+    non-ASCII look-alikes. Surrounding spaces are trimmed; the local part is lower-cased
+    too, since mailbox providers treat it case-insensitively in practice and two accounts
+    differing only in case invite confusion and takeover.
     """
-    cleaned = unicodedata.normalize("NFKC", email).strip().lower()
-    if len(cleaned) > MAX_EMAIL_LENGTH or not _EMAIL.fullmatch(cleaned):
+    if not email.isascii():  # before lower(): it maps some non-ASCII letters to ASCII
+        raise InvalidUserDefinitionError("not a valid email address")
+    cleaned = email.strip(" ").lower()
+    local_part, at, domain = cleaned.rpartition("@")
+    if not (
+        at
+        and len(cleaned) <= MAX_EMAIL_LENGTH
+        and _plain_local_part(local_part)
+        and _host_name(domain)
+    ):
         raise InvalidUserDefinitionError("not a valid email address")
     return cleaned
+
+
+def _plain_local_part(local_part: str) -> bool:
+    return (
+        len(local_part) <= MAX_LOCAL_PART_LENGTH
+        and _ENCODED_WORD_START not in local_part
+        and _LOCAL_PART.fullmatch(local_part) is not None
+    )
+
+
+def _host_name(domain: str) -> bool:
+    """Two or more LDH labels whose last is not all digits (so never an IPv4 address)."""
+    labels = domain.split(".")
+    return (
+        len(labels) >= MIN_DOMAIN_LABELS
+        and all(_LABEL.fullmatch(label) for label in labels)
+        and not labels[-1].isdigit()
+    )
 
 
 def clean_name(name: str) -> str:
