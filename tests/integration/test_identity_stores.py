@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 
 from openbell.identity.adapters.memory import (
     InMemoryGrantRepository,
+    InMemoryMailThrottle,
     InMemoryMfaRepository,
     InMemoryOneTimeTokenRepository,
     InMemoryRevocationStore,
@@ -20,6 +21,7 @@ from openbell.identity.adapters.memory import (
 from openbell.identity.adapters.redis import RedisRevocationStore, RedisThrottleStore
 from openbell.identity.adapters.sql_grants import SqlGrantRepository, SqlRevocationStore
 from openbell.identity.adapters.sql_users import (
+    SqlMailThrottle,
     SqlMfaRepository,
     SqlOneTimeTokenRepository,
     SqlUserRepository,
@@ -127,6 +129,70 @@ async def test_a_one_time_token_works_once_for_its_purpose_until_it_expires(engi
     await tokens.add("h2", UserId("usr_a"), "verify_email", expires_at=100)
     assert await tokens.consume("h2", "verify_email", 100) is None
     assert await tokens.consume("nope", "verify_email", 1) is None
+
+
+async def test_only_pending_users_are_deleted_and_only_when_asked_by_age(engine):
+    users = pick(engine, InMemoryUserRepository, SqlUserRepository)
+    active = user("active@example.com", created_at=1)
+    old = user("old@example.com", status=UserStatus.PENDING, created_at=10)
+    young = user("young@example.com", status=UserStatus.PENDING, created_at=20)
+    for each in (active, old, young):
+        await users.add(each)
+    await users.delete_pending_before(20)
+    assert {each.email for each in await users.list()} == {
+        "active@example.com",
+        "young@example.com",
+    }
+    await users.delete_pending(active.user_id)
+    await users.delete_pending(young.user_id)
+    assert await users.list() == [active]
+
+
+async def test_a_token_can_be_looked_at_without_using_it(engine):
+    tokens = pick(engine, InMemoryOneTimeTokenRepository, SqlOneTimeTokenRepository)
+    await tokens.add("h1", UserId("usr_a"), "recovery", expires_at=100)
+    assert await tokens.owner("h1", "recovery", 50) == "usr_a"
+    assert await tokens.owner("h1", "verify_email", 50) is None
+    assert await tokens.owner("h1", "recovery", 100) is None
+    assert await tokens.consume("h1", "recovery", 50) == "usr_a"
+    assert await tokens.owner("h1", "recovery", 50) is None
+
+
+async def test_voiding_ends_every_unused_token_of_a_user_for_one_purpose(engine):
+    tokens = pick(engine, InMemoryOneTimeTokenRepository, SqlOneTimeTokenRepository)
+    await tokens.add("h1", UserId("usr_a"), "verify_email", expires_at=100)
+    await tokens.add("h2", UserId("usr_a"), "verify_email", expires_at=100)
+    await tokens.add("h3", UserId("usr_a"), "recovery", expires_at=100)
+    await tokens.add("h4", UserId("usr_b"), "verify_email", expires_at=100)
+    await tokens.void(UserId("usr_a"), "verify_email", 10)
+    assert await tokens.consume("h1", "verify_email", 11) is None
+    assert await tokens.consume("h2", "verify_email", 11) is None
+    assert await tokens.consume("h3", "recovery", 11) == "usr_a"
+    assert await tokens.consume("h4", "verify_email", 11) == "usr_b"
+
+
+async def test_expired_tokens_are_deleted(engine):
+    tokens = pick(engine, InMemoryOneTimeTokenRepository, SqlOneTimeTokenRepository)
+    await tokens.add("h1", UserId("usr_a"), "verify_email", expires_at=100)
+    await tokens.add("h2", UserId("usr_a"), "verify_email", expires_at=200)
+    await tokens.delete_expired(100)
+    await tokens.add("h1", UserId("usr_a"), "verify_email", expires_at=300)  # the key is free
+    assert await tokens.consume("h2", "verify_email", 150) == "usr_a"
+
+
+async def test_a_recipient_is_mailed_at_most_once_per_interval(engine):
+    throttle = pick(engine, InMemoryMailThrottle, SqlMailThrottle)
+    assert await throttle.claim("r1", now=1_000, interval=100)
+    assert not await throttle.claim("r1", now=1_099, interval=100)
+    assert await throttle.claim("r2", now=1_099, interval=100)
+    assert await throttle.claim("r1", now=1_100, interval=100)
+    assert not await throttle.claim("r1", now=1_150, interval=100)
+
+
+async def test_concurrent_claims_for_one_recipient_let_one_through(engine):
+    throttle = pick(engine, InMemoryMailThrottle, SqlMailThrottle)
+    claims = await asyncio.gather(*(throttle.claim("r", now=5, interval=60) for _ in range(8)))
+    assert claims.count(True) == 1
 
 
 # -- MFA --------------------------------------------------------------------------------------

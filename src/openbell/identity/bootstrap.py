@@ -33,6 +33,7 @@ from openbell.identity.adapters.mail import MemoryMailer, OutboxMailer, SmtpRela
 from openbell.identity.adapters.memory import (
     InMemoryClientRepository,
     InMemoryGrantRepository,
+    InMemoryMailThrottle,
     InMemoryMfaRepository,
     InMemoryOneTimeTokenRepository,
     InMemoryRevocationStore,
@@ -45,6 +46,7 @@ from openbell.identity.adapters.redis import RedisRevocationStore, RedisThrottle
 from openbell.identity.adapters.sql import SqlClientRepository, SqlSigningKeyRepository
 from openbell.identity.adapters.sql_grants import SqlGrantRepository, SqlRevocationStore
 from openbell.identity.adapters.sql_users import (
+    SqlMailThrottle,
     SqlMfaRepository,
     SqlOneTimeTokenRepository,
     SqlUserRepository,
@@ -60,6 +62,7 @@ from openbell.identity.application.ports import (
     ClientRepository,
     GrantRepository,
     Mailer,
+    MailThrottle,
     MfaRepository,
     OneTimeTokenRepository,
     RevocationStore,
@@ -69,7 +72,7 @@ from openbell.identity.application.ports import (
 )
 from openbell.identity.application.revocation import RevocationService
 from openbell.identity.application.tokens import TokenPolicy, TokenService
-from openbell.identity.application.users import UserService
+from openbell.identity.application.users import AccountMailPolicy, UserService
 from openbell.identity.domain.clients import ApiClient
 from openbell.identity.domain.keys import SigningKey
 from openbell.identity.domain.passwords import PasswordPolicy
@@ -112,6 +115,7 @@ class Stores:
     revocations: RevocationStore
     throttle: ThrottleStore
     mailer: Mailer
+    mail_throttle: MailThrottle
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +215,17 @@ def _throttles(settings: Settings) -> Throttles:
     )
 
 
+def _mail_policy(settings: Settings) -> AccountMailPolicy:
+    verification = settings.email_verification_ttl_seconds
+    return AccountMailPolicy(
+        verification_ttl_seconds=verification,
+        pending_user_ttl_seconds=settings.pending_user_ttl_seconds or verification,
+        recovery_ttl_seconds=settings.recovery_token_ttl_seconds,
+        mail_interval_seconds=settings.account_mail_interval_seconds,
+        min_response_seconds=settings.account_mail_response_seconds,
+    )
+
+
 def _wire(
     settings: Settings,
     stores: Stores,
@@ -291,9 +306,10 @@ def _wire(
         hasher,
         password_policy,
         stores.mailer,
+        stores.mail_throttle,
         revocations,
         clock,
-        verification_ttl_seconds=settings.email_verification_ttl_seconds,
+        mail_policy=_mail_policy(settings),
         accounts=accounts,
     )
     login = LoginService(
@@ -349,6 +365,7 @@ def build_identity(
         revocations=RedisRevocationStore(redis) if redis else SqlRevocationStore(engine),
         throttle=RedisThrottleStore(redis) if redis else InMemoryThrottleStore(),
         mailer=OutboxMailer(outbox, sender=settings.mail_sender),
+        mail_throttle=SqlMailThrottle(engine),
     )
     identity = _wire(
         settings,
@@ -392,6 +409,7 @@ def build_in_memory_identity(
         revocations=InMemoryRevocationStore(),
         throttle=InMemoryThrottleStore(),
         mailer=MemoryMailer(),
+        mail_throttle=InMemoryMailThrottle(),
     )
     return _wire(
         settings,

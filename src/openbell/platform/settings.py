@@ -69,6 +69,17 @@ class Settings(BaseSettings):
     client_secret_overlap_seconds: int = Field(default=86_400, ge=0, le=2_592_000)
     """After a client secret rotation the previous secret keeps working this long."""
     email_verification_ttl_seconds: int = Field(default=86_400, ge=300, le=604_800)
+    pending_user_ttl_seconds: int | None = Field(default=None, ge=300, le=604_800)
+    """An unverified registration lapses after this and frees its address; unset, it lives
+    as long as its verification token (`email_verification_ttl_seconds`)."""
+    recovery_token_ttl_seconds: int = Field(default=3_600, ge=300, le=86_400)
+    """How long a mailed account recovery (password reset) token works."""
+    account_mail_interval_seconds: int = Field(default=60, ge=0, le=86_400)
+    """At most one verification or recovery mail per recipient within this many seconds;
+    requests within it answer as usual and send nothing."""
+    account_mail_response_seconds: float = Field(default=0.25, ge=0, le=5)
+    """Registration and recovery answer no sooner than this whichever path they took, so
+    their timing does not tell whether an address has an account."""
     mail_sender: str = "openbell <no-reply@openbell.invalid>"
     smtp_url: SecretStr | None = None
     """smtp://[user:password@]host[:port] (STARTTLS) or smtps://...; unset, mail stays in the

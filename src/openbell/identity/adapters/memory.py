@@ -13,7 +13,7 @@ from openbell.identity.domain.keys import SigningKey
 from openbell.identity.domain.mfa import TotpEnrolment
 from openbell.identity.domain.revocation import Revocation
 from openbell.identity.domain.throttle import ThrottleState
-from openbell.identity.domain.users import User, UserId
+from openbell.identity.domain.users import User, UserId, UserStatus
 from openbell.shared.errors import ConflictError, NotFoundError
 
 
@@ -96,6 +96,18 @@ class InMemoryUserRepository:
     async def list(self) -> Sequence[User]:
         return sorted(self._users.values(), key=lambda user: (user.created_at, user.user_id))
 
+    async def delete_pending(self, user_id: UserId) -> None:
+        user = self._users.get(user_id)
+        if user is not None and user.status is UserStatus.PENDING:
+            del self._users[user_id]
+
+    async def delete_pending_before(self, created_before: int) -> None:
+        self._users = {
+            user_id: user
+            for user_id, user in self._users.items()
+            if user.status is not UserStatus.PENDING or user.created_at >= created_before
+        }
+
 
 class InMemoryOneTimeTokenRepository:
     def __init__(self) -> None:
@@ -115,6 +127,35 @@ class InMemoryOneTimeTokenRepository:
             return None
         self._tokens[token_hash] = (user_id, kind, expires_at, now)
         return user_id
+
+    async def owner(self, token_hash: str, purpose: str, now: int) -> UserId | None:
+        found = self._tokens.get(token_hash)
+        if found is None:
+            return None
+        user_id, kind, expires_at, used_at = found
+        return user_id if kind == purpose and used_at is None and now < expires_at else None
+
+    async def void(self, user_id: UserId, purpose: str, now: int) -> None:
+        for token_hash, (owner, kind, expires_at, used_at) in list(self._tokens.items()):
+            if owner == user_id and kind == purpose and used_at is None:
+                self._tokens[token_hash] = (owner, kind, expires_at, now)
+
+    async def delete_expired(self, now: int) -> None:
+        self._tokens = {key: token for key, token in self._tokens.items() if token[2] > now}
+
+
+class InMemoryMailThrottle:
+    """Recipients' last mail in this process; the database shares it between processes."""
+
+    def __init__(self) -> None:
+        self._sent_at: dict[str, int] = {}
+
+    async def claim(self, recipient_hash: str, now: int, interval: int) -> bool:
+        self._sent_at = {key: at for key, at in self._sent_at.items() if at > now - interval}
+        if recipient_hash in self._sent_at:
+            return False
+        self._sent_at[recipient_hash] = now
+        return True
 
 
 class InMemoryMfaRepository:

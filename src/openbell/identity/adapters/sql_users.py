@@ -1,4 +1,5 @@
-"""SQL storage for users (the one home of their PII), email tokens, TOTP and recovery codes."""
+"""SQL storage for users (the one home of their PII), email tokens and their throttle, TOTP
+and recovery codes."""
 
 from collections.abc import Sequence
 from typing import Any
@@ -9,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from openbell.identity.adapters.sql import insert_row
 from openbell.identity.adapters.tables import (
+    mail_throttle,
     one_time_tokens,
     recovery_codes,
     totp_enrolments,
@@ -84,6 +86,17 @@ class SqlUserRepository:
             rows = (await connection.execute(query)).mappings().all()
         return [_user(row) for row in rows]
 
+    async def delete_pending(self, user_id: UserId) -> None:
+        await self._delete(users.c.user_id == user_id)
+
+    async def delete_pending_before(self, created_before: int) -> None:
+        await self._delete(users.c.created_at < created_before)
+
+    async def _delete(self, condition: Any) -> None:  # noqa: ANN401  # a SQL expression
+        pending = users.c.status == UserStatus.PENDING.value
+        async with self._engine.begin() as connection:
+            await connection.execute(delete(users).where(pending, condition))
+
 
 class SqlOneTimeTokenRepository:
     def __init__(self, engine: AsyncEngine) -> None:
@@ -114,6 +127,56 @@ class SqlOneTimeTokenRepository:
         async with self._engine.begin() as connection:
             user_id = (await connection.execute(statement)).scalar_one_or_none()
         return None if user_id is None else UserId(user_id)
+
+    async def owner(self, token_hash: str, purpose: str, now: int) -> UserId | None:
+        table = one_time_tokens
+        query = select(table.c.user_id).where(
+            table.c.token_hash == token_hash,
+            table.c.purpose == purpose,
+            table.c.used_at.is_(None),
+            table.c.expires_at > now,
+        )
+        async with self._engine.connect() as connection:
+            user_id = (await connection.execute(query)).scalar_one_or_none()
+        return None if user_id is None else UserId(user_id)
+
+    async def void(self, user_id: UserId, purpose: str, now: int) -> None:
+        table = one_time_tokens
+        statement = (
+            update(table)
+            .where(
+                table.c.user_id == user_id, table.c.purpose == purpose, table.c.used_at.is_(None)
+            )
+            .values(used_at=now)
+        )
+        async with self._engine.begin() as connection:
+            await connection.execute(statement)
+
+    async def delete_expired(self, now: int) -> None:
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                delete(one_time_tokens).where(one_time_tokens.c.expires_at <= now)
+            )
+
+
+class SqlMailThrottle:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def claim(self, recipient_hash: str, now: int, interval: int) -> bool:
+        # Forget what the interval no longer covers (this recipient's last mail included),
+        # then the primary key lets one concurrent claimant in.
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                delete(mail_throttle).where(mail_throttle.c.sent_at <= now - interval)
+            )
+        try:
+            await insert_row(
+                self._engine, mail_throttle, {"recipient_hash": recipient_hash, "sent_at": now}
+            )
+        except ConflictError:
+            return False
+        return True
 
 
 class SqlMfaRepository:

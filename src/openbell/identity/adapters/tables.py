@@ -57,6 +57,7 @@ users = Table(
     Column("email_verified_at", BigInteger, nullable=True),
     Column("password_changed_at", BigInteger, nullable=True),
     Column("disabled_at", BigInteger, nullable=True),
+    Index("ix_identity_users_status_created_at", "status", "created_at"),
     comment="The only table holding users' PII (email, name).",
 )
 
@@ -68,6 +69,14 @@ one_time_tokens = Table(
     Column("purpose", String(32), nullable=False),
     Column("expires_at", BigInteger, nullable=False),
     Column("used_at", BigInteger, nullable=True),
+)
+
+mail_throttle = Table(
+    "identity_mail_throttle",
+    metadata,
+    Column("recipient_hash", String(64), primary_key=True, comment="SHA-256 of the address"),
+    Column("sent_at", BigInteger, nullable=False, index=True),
+    comment="When each recipient was last sent a verification or recovery mail.",
 )
 
 totp_enrolments = Table(

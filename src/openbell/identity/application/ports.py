@@ -106,9 +106,15 @@ class UserRepository(Protocol):
 
     async def list(self) -> Sequence[User]: ...
 
+    async def delete_pending(self, user_id: UserId) -> None:
+        """Delete the user if it is still pending (never verified); else do nothing."""
+
+    async def delete_pending_before(self, created_before: int) -> None:
+        """Delete every pending user registered before `created_before`."""
+
 
 class OneTimeTokenRepository(Protocol):
-    """Single-use tokens sent by email (verification), stored as digests."""
+    """Single-use tokens sent by email (verification, recovery), stored as digests."""
 
     async def add(
         self, token_hash: str, user_id: UserId, purpose: str, expires_at: int
@@ -116,6 +122,22 @@ class OneTimeTokenRepository(Protocol):
 
     async def consume(self, token_hash: str, purpose: str, now: int) -> UserId | None:
         """Mark the token used and return its user; None if unknown, used, expired or other."""
+
+    async def owner(self, token_hash: str, purpose: str, now: int) -> UserId | None:
+        """The user of a usable token, without using it; None as `consume` would."""
+
+    async def void(self, user_id: UserId, purpose: str, now: int) -> None:
+        """Mark every unused token of the user for `purpose` used."""
+
+    async def delete_expired(self, now: int) -> None: ...
+
+
+class MailThrottle(Protocol):
+    """When each recipient was last mailed, shared by every process (mail bombing's brake)."""
+
+    async def claim(self, recipient_hash: str, now: int, interval: int) -> bool:
+        """Record a mail to the recipient at `now` unless one was recorded within `interval`;
+        True if this call recorded it (and may send)."""
 
 
 class MfaRepository(Protocol):
