@@ -44,7 +44,7 @@ REPORT_KEYS = {
 
 
 @pytest.fixture
-def outside_the_source_tree(tmp_path):
+def outside_the_source_tree(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     """A folder and an environment from which only the installed openbell is importable."""
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     probe = subprocess.run(
@@ -59,8 +59,8 @@ def outside_the_source_tree(tmp_path):
 
 
 def test_bench_engine_runs_without_the_benchmarks_tree_and_says_how_to_compare_rivals(
-    outside_the_source_tree,
-):
+    outside_the_source_tree: tuple[Path, dict[str, str]],
+) -> None:
     folder, env = outside_the_source_tree
     done = subprocess.run(
         [str(OPENBELL), "bench", "engine", "--commands", "3000", "--repeat", "1", "--json"],
@@ -78,7 +78,7 @@ def test_bench_engine_runs_without_the_benchmarks_tree_and_says_how_to_compare_r
     assert "python -m benchmarks.engines" in done.stderr
 
 
-def test_the_rival_comparison_runs_from_the_source_tree():
+def test_the_rival_comparison_runs_from_the_source_tree() -> None:
     done = subprocess.run(
         [
             sys.executable,
@@ -99,7 +99,7 @@ def test_the_rival_comparison_runs_from_the_source_tree():
     assert report["agreement"] == {"ok": True, "problems": []}
 
 
-def test_the_rival_comparison_refuses_an_unknown_engine_with_a_usage_error():
+def test_the_rival_comparison_refuses_an_unknown_engine_with_a_usage_error() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks.engines", "--rivals", "nope", "--commands", "10"],
         cwd=ROOT,

@@ -134,7 +134,9 @@ def test_journaled_run_on_postgres_reaches_the_same_state():
     assert report["journal"]["journal"] == "postgres"
 
 
-def test_a_postgres_journal_without_a_url_falls_back_to_the_environment(monkeypatch):
+def test_a_postgres_journal_without_a_url_falls_back_to_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("OPENBELL_DATABASE_URL", "postgresql+asyncpg://bench@127.0.0.1/test")
     assert resolve_journal("postgres", None) == "postgresql+asyncpg://bench@127.0.0.1/test"
     assert resolve_journal("postgres", "postgresql+asyncpg://given/db") == (

@@ -50,7 +50,7 @@ def rival_modules() -> set[str]:
     """The third-party modules the rival adapters load (by name, through `_import`)."""
     tree = ast.parse(Path(benchmarks.rivals.__file__).read_text())
     return {
-        node.args[0].value.split(".")[0]
+        str(node.args[0].value).split(".")[0]
         for node in ast.walk(tree)
         if isinstance(node, ast.Call)
         and isinstance(node.func, ast.Name)
@@ -59,17 +59,17 @@ def rival_modules() -> set[str]:
     }
 
 
-def test_wheel_package_discovery_leaves_the_benchmarks_tree_out():
+def test_wheel_package_discovery_leaves_the_benchmarks_tree_out() -> None:
     packages = [package for package, _ in wheel_packages()]
     assert "openbell.bench" in packages
     assert all(package.split(".")[0] == "openbell" for package in packages)
 
 
-def test_the_rival_adapters_are_no_module_of_openbell():
+def test_the_rival_adapters_are_no_module_of_openbell() -> None:
     assert importlib.util.find_spec("openbell.bench.rivals") is None
 
 
-def test_no_module_of_the_wheel_names_a_rival_engine_or_the_benchmarks():
+def test_no_module_of_the_wheel_names_a_rival_engine_or_the_benchmarks() -> None:
     engines = rival_modules()
     assert len(engines) >= len(benchmarks.rivals.RIVALS)
     offenders = {

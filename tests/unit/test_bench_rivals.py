@@ -28,7 +28,7 @@ HAND_MADE = [
 
 
 @pytest.mark.parametrize("name", sorted(rivals.RIVALS))
-def test_each_installed_rival_agrees_on_a_small_hand_made_stream(name):
+def test_each_installed_rival_agrees_on_a_small_hand_made_stream(name: str) -> None:
     try:
         rival = rivals.create(name)
     except rivals.Unavailable as unavailable:
@@ -49,7 +49,7 @@ def test_each_installed_rival_agrees_on_a_small_hand_made_stream(name):
     )
 
 
-def test_rival_comparison_adds_its_section_to_the_engine_report():
+def test_rival_comparison_adds_its_section_to_the_engine_report() -> None:
     report = run_engine_bench(
         commands=3_000,
         seed=2,
@@ -66,7 +66,7 @@ def test_rival_comparison_adds_its_section_to_the_engine_report():
     assert report["agreement"] == {"ok": True, "problems": []}
 
 
-def test_a_rival_out_of_time_is_compared_on_the_prefix_it_ran():
+def test_a_rival_out_of_time_is_compared_on_the_prefix_it_ran() -> None:
     report = run_engine_bench(
         commands=3_000,
         seed=2,
@@ -81,6 +81,6 @@ def test_a_rival_out_of_time_is_compared_on_the_prefix_it_ran():
     assert lobby["ratio_basis"].startswith("sum of per-command times over the first")
 
 
-def test_an_unknown_rival_is_refused_before_anything_runs():
+def test_an_unknown_rival_is_refused_before_anything_runs() -> None:
     with pytest.raises(UsageError, match="unknown rivals: nope"):
         compare_rivals(["lobby", "nope"])
