@@ -135,6 +135,8 @@ def bench_engine(
         int, typer.Option(help="Alternating rounds of openbell and the reference book.")
     ] = 3,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
+    # Hidden: scripts written when the rivals ran here by default pass --no-compare.
+    compare: Annotated[bool, typer.Option(hidden=True)] = False,
 ) -> None:
     """Time the core state machine on exchange-core's order-flow mix or a workload file.
 
@@ -150,6 +152,9 @@ def bench_engine(
     )
     from openbell.bench.workload import WorkloadError  # noqa: PLC0415
 
+    if compare:
+        console.print(RIVALS_HINT, markup=False, highlight=False)
+        raise typer.Exit(2)
     try:
         database_url = resolve_journal(journal, database_url)
         result = run_engine_bench(

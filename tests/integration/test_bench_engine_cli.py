@@ -63,7 +63,11 @@ def test_bench_engine_runs_without_the_benchmarks_tree_and_says_how_to_compare_r
 ) -> None:
     folder, env = outside_the_source_tree
     done = subprocess.run(
-        [str(OPENBELL), "bench", "engine", "--commands", "3000", "--repeat", "1", "--json"],
+        [
+            str(OPENBELL),
+            *("bench", "engine", "--commands", "3000", "--repeat", "1", "--json"),
+            "--no-compare",  # what scripts passed when the rivals ran here by default
+        ],
         cwd=folder,
         env=env,
         capture_output=True,
@@ -75,6 +79,18 @@ def test_bench_engine_runs_without_the_benchmarks_tree_and_says_how_to_compare_r
     report = json.loads(done.stdout)
     assert set(report) == REPORT_KEYS
     assert report["agreement"] == {"ok": True, "problems": []}
+    assert "python -m benchmarks.engines" in done.stderr
+
+
+def test_bench_engine_asked_for_the_rivals_says_where_they_went() -> None:
+    done = subprocess.run(
+        [str(OPENBELL), "bench", "engine", "--compare"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 2
     assert "python -m benchmarks.engines" in done.stderr
 
 
