@@ -12,7 +12,7 @@ from openbell.identity.bootstrap import (
     list_api_clients,
     revoke_api_client,
 )
-from openbell.identity.entrypoints.http import create_router
+from openbell.identity.entrypoints.routes import create_routers
 from openbell.platform.auth import Principal, require_scope
 from openbell.platform.db import prepare_database
 from openbell.platform.settings import Settings
@@ -55,7 +55,7 @@ async def identity(settings, url):
 async def http(settings, identity):
     app = create_app(
         settings,
-        routers=[create_router(identity), trading],
+        routers=[*create_routers(identity), trading],
         readiness=identity.ready,
         token_verifier=identity.verifier,
     )

@@ -3,8 +3,9 @@
 import pytest
 
 from openbell.identity.adapters.hashing import Argon2SecretHasher, HmacSecretDigest
-from openbell.identity.adapters.memory import InMemoryClientRepository
+from openbell.identity.adapters.memory import InMemoryClientRepository, InMemoryRevocationStore
 from openbell.identity.application.clients import ClientService
+from openbell.identity.application.revocation import RevocationService
 from openbell.identity.domain.clients import ClientId, register_client
 from openbell.identity.domain.errors import InvalidClientDefinitionError, InvalidClientError
 from openbell.shared.errors import NotFoundError
@@ -49,7 +50,14 @@ DIGEST = HmacSecretDigest(bytes(32))
 
 @pytest.fixture
 def service(repository, hasher):
-    return ClientService(repository, hasher, FixedClock(), digest=DIGEST)
+    revocations = RevocationService(
+        InMemoryRevocationStore(),
+        FixedClock(),
+        retention_seconds=600,
+        leeway_seconds=10,
+        poll_interval_seconds=1,
+    )
+    return ClientService(repository, hasher, FixedClock(), digest=DIGEST, revocations=revocations)
 
 
 async def test_a_new_client_gets_a_random_id_and_a_256_bit_secret(service):

@@ -74,8 +74,29 @@ def test_no_client_credentials_client_may_hold_withdraw(account_id):
         client(scopes=frozenset({"read", "withdraw"}), account_id=account_id)
 
 
-def test_a_read_or_ops_client_may_act_for_no_account():
-    assert client(scopes=frozenset({"read", "ops"}), account_id=None).account_id is None
+def test_a_reader_or_an_operators_program_may_act_for_no_account():
+    assert client(scopes=frozenset({"read"}), account_id=None).account_id is None
+    assert client(scopes=frozenset({"ops"}), account_id=None).scopes == {"ops"}
+
+
+@pytest.mark.parametrize(
+    ("scopes", "account_id"),
+    [({"read", "ops"}, None), ({"ops", "trade"}, 7), ({"ops"}, 7)],
+)
+def test_ops_goes_alone_to_a_program_acting_for_no_account(scopes, account_id):
+    with pytest.raises(InvalidClientDefinitionError, match="ops goes alone"):
+        client(scopes=frozenset(scopes), account_id=account_id)
+
+
+@pytest.mark.parametrize("scopes", [{"admin"}, {"audit"}, {"read", "admin"}, {"read", "audit"}])
+@pytest.mark.parametrize("account_id", [None, 7])
+def test_no_client_credentials_client_may_hold_admin_or_audit(scopes, account_id):
+    with pytest.raises(InvalidClientDefinitionError, match="admin and audit"):
+        client(scopes=frozenset(scopes), account_id=account_id)
+
+
+def test_a_client_for_a_trading_account_holds_read_and_trade():
+    assert client(scopes=frozenset({"read", "trade"}), account_id=7).scopes == {"read", "trade"}
 
 
 def test_revoking_keeps_the_first_revocation_time():

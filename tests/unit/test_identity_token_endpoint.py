@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi import APIRouter, Depends
 
 from openbell.identity.bootstrap import build_in_memory_identity
-from openbell.identity.entrypoints.http import create_router
+from openbell.identity.entrypoints.routes import create_routers
 from openbell.platform.auth import Principal, require_scope
 from openbell.platform.settings import Settings
 from openbell.platform.web import create_app
@@ -68,7 +68,7 @@ async def reader(identity):
 @pytest.fixture
 async def http(settings, identity):
     app = create_app(
-        settings, routers=[create_router(identity), protected], token_verifier=identity.verifier
+        settings, routers=[*create_routers(identity), protected], token_verifier=identity.verifier
     )
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:

@@ -53,6 +53,7 @@ from openbell.identity.adapters.sql_users import (
 )
 from openbell.identity.adapters.totp import PyotpTotp
 from openbell.identity.application.authorize import AuthorizationService
+from openbell.identity.application.client_tokens import ClientTokenService
 from openbell.identity.application.clients import ClientService, IssuedClient
 from openbell.identity.application.keys import KeyService
 from openbell.identity.application.login import LoginService, Throttles
@@ -76,7 +77,6 @@ from openbell.identity.application.users import AccountMailPolicy, UserService
 from openbell.identity.domain.clients import ApiClient
 from openbell.identity.domain.keys import SigningKey
 from openbell.identity.domain.passwords import PasswordPolicy
-from openbell.identity.domain.revocation import CLIENT
 from openbell.identity.domain.throttle import NANOSECONDS, ThrottlePolicy
 from openbell.identity.domain.users import Role, User
 from openbell.platform.db import create_engine
@@ -131,6 +131,7 @@ class Identity:
     login: LoginService
     mfa: MfaService
     authorization: AuthorizationService
+    client_tokens: ClientTokenService
     revocations: RevocationService
     events: AuthEventCounter
     login_sealer: Sealer
@@ -244,11 +245,19 @@ def _wire(
         concurrency=settings.secret_hash_concurrency,
     )
     cipher = AesGcmKeyCipher(kek)
+    revocations = RevocationService(
+        stores.revocations,
+        clock,
+        retention_seconds=settings.access_token_ttl_seconds,
+        leeway_seconds=settings.token_leeway_seconds,
+        poll_interval_seconds=settings.revocation_poll_seconds,
+    )
     clients = ClientService(
         stores.clients,
         hasher,
         clock,
         digest=HmacSecretDigest(kek),
+        revocations=revocations,
         secret_overlap_seconds=settings.client_secret_overlap_seconds,
     )
     keys = KeyService(
@@ -257,13 +266,6 @@ def _wire(
         cipher,
         clock,
         overlap_seconds=settings.signing_key_overlap_seconds,
-    )
-    revocations = RevocationService(
-        stores.revocations,
-        clock,
-        retention_seconds=settings.access_token_ttl_seconds,
-        leeway_seconds=settings.token_leeway_seconds,
-        poll_interval_seconds=settings.revocation_poll_seconds,
     )
     policy = TokenPolicy(
         settings.issuer,
@@ -302,7 +304,7 @@ def _wire(
         stores.users,
         stores.one_time_tokens,
         stores.grants,
-        stores.clients,
+        clients,
         hasher,
         password_policy,
         stores.mailer,
@@ -325,6 +327,7 @@ def _wire(
         login=login,
         mfa=mfa,
         authorization=AuthorizationService(clients, tokens),
+        client_tokens=ClientTokenService(clients, tokens, verifier, revocations),
         revocations=revocations,
         events=events,
         login_sealer=Sealer(kek, b"login"),
@@ -459,9 +462,7 @@ async def revoke_api_client(
     a second by every running process. Raises NotFoundError for an unknown id."""
     identity = build_identity(settings, database)
     try:
-        client = await identity.clients.revoke_client(client_id)
-        await identity.revocations.revoke(CLIENT, client.client_id)
-        return client
+        return await identity.clients.revoke_client(client_id)
     finally:
         await identity.close()
 

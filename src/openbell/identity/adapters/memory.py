@@ -42,6 +42,9 @@ class InMemoryClientRepository:
     async def owned_by(self, user_id: str) -> Sequence[ApiClient]:
         return [client for client in await self.list() if client.owner_user_id == user_id]
 
+    async def acting_for_account(self, account_id: int) -> Sequence[ApiClient]:
+        return [client for client in await self.list() if client.account_id == account_id]
+
 
 class InMemorySigningKeyRepository:
     def __init__(self) -> None:

@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import RowMapping, Table, insert, select, update
+from sqlalchemy import ColumnElement, RowMapping, Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -86,9 +86,15 @@ class SqlClientRepository:
         return [_client(row) for row in rows]
 
     async def owned_by(self, user_id: str) -> Sequence[ApiClient]:
+        return await self._where(api_clients.c.owner_user_id == user_id)
+
+    async def acting_for_account(self, account_id: int) -> Sequence[ApiClient]:
+        return await self._where(api_clients.c.account_id == account_id)
+
+    async def _where(self, condition: ColumnElement[bool]) -> Sequence[ApiClient]:
         query = (
             select(api_clients)
-            .where(api_clients.c.owner_user_id == user_id)
+            .where(condition)
             .order_by(api_clients.c.created_at, api_clients.c.client_id)
         )
         async with self._engine.connect() as connection:

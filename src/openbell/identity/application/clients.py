@@ -4,6 +4,9 @@ Client secrets are kept as keyed digests (HMAC-SHA-256, see `SecretDigest`): che
 costs microseconds, so a flood of wrong secrets or unknown ids costs the server nothing
 worth having. A secret still stored as argon2 (from before) is checked once the slow way
 and rewritten as a digest on that first successful use.
+
+A client that is revoked or narrowed loses the tokens it holds here, in one place: every
+caller (a user's own route, the operator's CLI, disabling a user) goes through it.
 """
 
 import secrets
@@ -11,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 from openbell.identity.application.ports import ClientRepository, SecretDigest, SecretHasher
+from openbell.identity.application.revocation import RevocationService
 from openbell.identity.domain.clients import (
     CLIENT_CREDENTIALS,
     CLIENT_ID_PREFIX,
@@ -19,8 +23,11 @@ from openbell.identity.domain.clients import (
     ClientId,
     plausible_client_id,
     register_client,
+    user_client_scopes,
 )
 from openbell.identity.domain.errors import InvalidClientDefinitionError, InvalidClientError
+from openbell.identity.domain.revocation import CLIENT
+from openbell.identity.domain.users import User
 from openbell.shared.errors import NotFoundError
 from openbell.shared.time import Clock
 
@@ -57,12 +64,14 @@ class ClientService:
         clock: Clock,
         *,
         digest: SecretDigest,
+        revocations: RevocationService,
         secret_overlap_seconds: int = 86_400,
     ) -> None:
         self._repository = repository
         self._hasher = hasher
         self._digest = digest
         self._clock = clock
+        self._revocations = revocations
         self._overlap_ns = secret_overlap_seconds * 1_000_000_000
         self._stand_in = digest.digest(secrets.token_urlsafe(32))
 
@@ -99,15 +108,42 @@ class ClientService:
         await self._repository.add(client)
         return IssuedClient(client, secret)
 
+    async def create_user_client(
+        self, user: User, *, name: str, scopes: Iterable[str]
+    ) -> IssuedClient:
+        """A user's own client, for their trading account, with at most their own scopes."""
+        return await self.create_client(
+            name=name,
+            scopes=user_client_scopes(scopes, own=user.scopes, account_id=user.account_id),
+            account_id=user.account_id,
+            owner_user_id=user.user_id,
+        )
+
     async def get(self, client_id: str) -> ApiClient | None:
         return await self._find(client_id)
 
     async def revoke_client(self, client_id: str, *, owner_user_id: str | None = None) -> ApiClient:
-        """Revoke a client; with `owner_user_id`, only that user's own (else NotFoundError)."""
-        client = await self._owned(client_id, owner_user_id)
+        """Revoke a client and refuse its tokens everywhere within a second; with
+        `owner_user_id`, only that user's own (else NotFoundError)."""
+        return await self._revoke(await self._owned(client_id, owner_user_id))
+
+    async def revoke_clients_of(self, user: User) -> Sequence[ApiClient]:
+        """Revoke every client acting for the user: their own, and any an operator made
+        for their trading account."""
+        acting = {client.client_id: client for client in await self._acting_for(user)}
+        return [await self._revoke(client) for client in acting.values()]
+
+    async def _acting_for(self, user: User) -> Sequence[ApiClient]:
+        owned = await self._repository.owned_by(user.user_id)
+        if user.account_id is None:
+            return owned
+        return [*owned, *await self._repository.acting_for_account(user.account_id)]
+
+    async def _revoke(self, client: ApiClient) -> ApiClient:
         revoked = client.revoke(self._clock.now_ns())
         if revoked is not client:
             await self._repository.save(revoked)
+        await self._revocations.revoke(CLIENT, revoked.client_id)
         return revoked
 
     async def rotate_secret(
@@ -124,10 +160,18 @@ class ClientService:
         await self._repository.save(rotated)
         return IssuedClient(rotated, secret)
 
+    async def change_user_client_scopes(
+        self, user: User, client_id: str, scopes: Iterable[str]
+    ) -> ApiClient:
+        """New scopes for one of the user's own clients, within the user's own scopes."""
+        chosen = user_client_scopes(scopes, own=user.scopes, account_id=user.account_id)
+        return await self.change_scopes(client_id, chosen, owner_user_id=user.user_id)
+
     async def change_scopes(
         self, client_id: str, scopes: Iterable[str], *, owner_user_id: str | None = None
     ) -> ApiClient:
-        """Give an active client credentials client new scopes (checked as at creation)."""
+        """Give an active client credentials client new scopes (checked as at creation);
+        the tokens it holds are refused within a second, new ones carry the new scopes."""
         client = await self._owned(client_id, owner_user_id)
         if not client.active or client.grant_types != {CLIENT_CREDENTIALS}:
             raise NotFoundError("no such client")
@@ -141,6 +185,7 @@ class ClientService:
         )
         changed = replace(client, scopes=checked.scopes)
         await self._repository.save(changed)
+        await self._revocations.revoke(CLIENT, changed.client_id)
         return changed
 
     async def _owned(self, client_id: str, owner_user_id: str | None) -> ApiClient:

@@ -86,10 +86,18 @@ class MfaService:
             last_used_step=step,
         )
         await self._repository.put_totp(confirmed)
-        return await self.new_recovery_codes(user_id)
+        return await self._replace_recovery_codes(user_id)
 
     async def new_recovery_codes(self, user_id: UserId) -> list[str]:
-        """Replace every recovery code with fresh ones; the old ones stop working."""
+        """Replace every recovery code with fresh ones; the old ones stop working.
+
+        Only for an enrolled user (MfaError otherwise): codes without a factor recover nothing.
+        """
+        if not await self.enrolled(user_id):
+            raise MfaError("enrol TOTP first")
+        return await self._replace_recovery_codes(user_id)
+
+    async def _replace_recovery_codes(self, user_id: UserId) -> list[str]:
         codes = [new_recovery_code() for _ in range(RECOVERY_CODE_COUNT)]
         await self._repository.replace_recovery_codes(
             user_id, [recovery_code_digest(code) for code in codes]

@@ -25,6 +25,9 @@ class ClientRepository(Protocol):
 
     async def owned_by(self, user_id: str) -> Sequence[ApiClient]: ...
 
+    async def acting_for_account(self, account_id: int) -> Sequence[ApiClient]:
+        """Every client that acts for the trading account, whoever made it."""
+
 
 class SigningKeyRepository(Protocol):
     async def add(self, key: SigningKey) -> None: ...
@@ -231,3 +234,13 @@ class AccountOpener(Protocol):
     """Opens a trading account in the core and returns its id; the composition root provides it."""
 
     async def __call__(self) -> int: ...
+
+
+class AccessTokenInspector(Protocol):
+    """Reads our own signed access tokens for revocation and introspection."""
+
+    async def signed_claims(self, token: str) -> Mapping[str, Any] | None:
+        """The claims of a token of ours whose signature verifies, even if expired."""
+
+    def active(self, claims: Mapping[str, Any]) -> bool:
+        """Whether signed claims are within their lifetime and not revoked."""

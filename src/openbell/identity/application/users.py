@@ -12,9 +12,9 @@ import secrets
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 
+from openbell.identity.application.clients import ClientService
 from openbell.identity.application.ports import (
     AccountOpener,
-    ClientRepository,
     GrantRepository,
     Mailer,
     MailThrottle,
@@ -23,10 +23,14 @@ from openbell.identity.application.ports import (
     UserRepository,
 )
 from openbell.identity.application.revocation import RevocationService
-from openbell.identity.domain.errors import InvalidGrantError, InvalidUserDefinitionError
+from openbell.identity.domain.errors import (
+    CannotDisableSelfError,
+    InvalidGrantError,
+    InvalidUserDefinitionError,
+)
 from openbell.identity.domain.grants import token_digest
 from openbell.identity.domain.passwords import PasswordPolicy
-from openbell.identity.domain.revocation import CLIENT, GRANT, SUBJECT
+from openbell.identity.domain.revocation import GRANT, SUBJECT
 from openbell.identity.domain.users import (
     USER_ID_PREFIX,
     Role,
@@ -90,7 +94,7 @@ class UserService:
         users: UserRepository,
         one_time_tokens: OneTimeTokenRepository,
         grants: GrantRepository,
-        clients: ClientRepository,
+        clients: ClientService,
         hasher: SecretHasher,
         policy: PasswordPolicy,
         mailer: Mailer,
@@ -330,8 +334,14 @@ class UserService:
             await self._revocations.revoke(GRANT, grant.grant_id)
         await self._revocations.revoke(SUBJECT, user_id)
 
-    async def disable(self, user_id: str) -> User:
-        """No more sign-ins; sessions, tokens and the user's own API clients end at once."""
+    async def disable(self, user_id: str, *, by: str | None = None) -> User:
+        """No more sign-ins; sessions, tokens and every API client acting for the user
+        (their own and any an operator made for their account) end at once.
+
+        `by` is the admin doing it, who may not disable themselves.
+        """
+        if by is not None and by == user_id:
+            raise CannotDisableSelfError("an admin cannot disable themselves")
         user = await self._users.get(UserId(user_id))
         if user is None:
             raise NotFoundError("no such user")
@@ -339,10 +349,7 @@ class UserService:
         if disabled is not user:
             await self._users.save(disabled)
         await self.end_sessions(disabled.user_id)
-        for client in await self._clients.owned_by(disabled.user_id):
-            if client.active:
-                await self._clients.save(client.revoke(self._clock.now_ns()))
-            await self._revocations.revoke(CLIENT, client.client_id)
+        await self._clients.revoke_clients_of(disabled)
         return disabled
 
     async def enable(self, user_id: str) -> User:

@@ -1,13 +1,22 @@
 """API clients: programs that call openbell with a client id and secret."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import NewType
 
-from openbell.identity.domain.errors import InvalidClientDefinitionError, InvalidRequestError
+from openbell.identity.domain.errors import (
+    InvalidClientDefinitionError,
+    InvalidRequestError,
+    NoTradingAccountError,
+    UnownedScopeError,
+)
 from openbell.identity.domain.grants import check_redirect_uri
 from openbell.identity.domain.scopes import (
     ACCOUNT_SCOPES,
     OIDC_SCOPES,
+    OPS,
+    PEOPLE_ONLY_SCOPES,
+    TRADE,
     WITHDRAW,
     format_scopes,
     validate_client_scopes,
@@ -88,9 +97,9 @@ def register_client(
 ) -> ApiClient:
     """A new client, checked: a printable name, known scopes, an account for trading scopes.
 
-    A client credentials client acts for itself, so it never gets `withdraw`: moving money
-    out needs a person's fresh second factor. An authorization code client acts for the
-    user who signs in; its scopes bound what it may ask for, and it needs redirect URIs.
+    A client credentials client acts for itself: see `machine_client_scopes`. An
+    authorization code client acts for the user who signs in; its scopes bound what it
+    may ask for, and it needs redirect URIs.
     """
     cleaned = name.strip()
     if not cleaned or len(cleaned) > MAX_NAME_LENGTH or not cleaned.isprintable():
@@ -111,14 +120,7 @@ def register_client(
         raise InvalidClientDefinitionError("only authorization code clients have redirect URIs")
     if not secret_hash:
         raise InvalidClientDefinitionError("a client credentials client needs a secret")
-    chosen = validate_client_scopes(scopes)
-    if WITHDRAW in chosen:
-        raise InvalidClientDefinitionError("withdraw needs a user's step-up; no client gets it")
-    needs_account = chosen & ACCOUNT_SCOPES
-    if needs_account and account_id is None:
-        raise InvalidClientDefinitionError(
-            f"scopes {format_scopes(needs_account)} need the account the client acts for"
-        )
+    chosen = machine_client_scopes(scopes, account_id)
     if account_id is not None and account_id < 0:
         raise InvalidClientDefinitionError("an account id is a non-negative integer")
     return ApiClient(
@@ -130,6 +132,41 @@ def register_client(
         created_at,
         owner_user_id=owner_user_id,
     )
+
+
+def machine_client_scopes(scopes: frozenset[str], account_id: int | None) -> frozenset[str]:
+    """What a program acting for itself may hold: `read`/`trade` for a trading account
+    (`read` alone may go without one), or `ops` alone, without an account, for an
+    operator's program. Never `withdraw` (moving money out needs a person's fresh second
+    factor), never `admin` or `audit` (those answer for a person, by name)."""
+    chosen = validate_client_scopes(scopes)
+    if WITHDRAW in chosen:
+        raise InvalidClientDefinitionError("withdraw needs a user's step-up; no client gets it")
+    if chosen & PEOPLE_ONLY_SCOPES:
+        raise InvalidClientDefinitionError("admin and audit belong to people, never to a client")
+    if OPS in chosen and (chosen != {OPS} or account_id is not None):
+        raise InvalidClientDefinitionError(
+            "ops goes alone, to an operator's program that acts for no account"
+        )
+    needs_account = chosen & ACCOUNT_SCOPES
+    if needs_account and account_id is None:
+        raise InvalidClientDefinitionError(
+            f"scopes {format_scopes(needs_account)} need the account the client acts for"
+        )
+    return chosen
+
+
+def user_client_scopes(
+    requested: Iterable[str], *, own: frozenset[str], account_id: int | None
+) -> frozenset[str]:
+    """The scopes a user may give a client of their own: among theirs, never withdraw,
+    and `trade` only with a trading account to act for."""
+    chosen = frozenset(requested)
+    if WITHDRAW in chosen or not chosen <= own:
+        raise UnownedScopeError("Scopes must be among your own, not withdraw.")
+    if TRADE in chosen and account_id is None:
+        raise NoTradingAccountError("You have no trading account.")
+    return chosen
 
 
 def _user_facing_client(

@@ -35,6 +35,14 @@ class InvalidClientDefinitionError(IdentityError):
     """A client cannot be created as described (bad name, unknown scope, missing account)."""
 
 
+class UnownedScopeError(InvalidClientDefinitionError):
+    """A user asked for a client with scopes beyond their own, or with withdraw."""
+
+
+class NoTradingAccountError(InvalidClientDefinitionError):
+    """A user without a trading account asked for a client that trades."""
+
+
 class SigningKeyUnavailableError(IdentityError):
     """There is no usable signing key; tokens cannot be issued until one exists."""
 
@@ -85,6 +93,10 @@ class AuthenticationFailedError(IdentityError):
     """Sign-in failed. One message for unknown user, wrong password, locked or disabled."""
 
     code = "invalid_grant"
+
+
+class CannotDisableSelfError(IdentityError):
+    """An admin tried to disable their own user, which would lock the door behind them."""
 
 
 class MfaError(IdentityError):

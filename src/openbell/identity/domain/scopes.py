@@ -20,6 +20,8 @@ OIDC_SCOPES = frozenset({OPENID, PROFILE, EMAIL})
 """OpenID Connect scopes: they open userinfo claims, never an API."""
 ACCOUNT_SCOPES = frozenset({TRADE, WITHDRAW})
 """Scopes that act on a trading account, so a client holding them must name one."""
+PEOPLE_ONLY_SCOPES = frozenset({ADMIN, AUDIT})
+"""Scopes a person answers for by name: no program acting for itself ever holds them."""
 
 _SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5B\x5D-\x7E]+")
 

@@ -4,10 +4,10 @@ import re
 import unicodedata
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import NewType
+from typing import Any, NewType
 
 from openbell.identity.domain.errors import InvalidUserDefinitionError
-from openbell.identity.domain.scopes import ADMIN, AUDIT, OPS, READ, TRADE, WITHDRAW
+from openbell.identity.domain.scopes import ADMIN, AUDIT, EMAIL, OPS, PROFILE, READ, TRADE, WITHDRAW
 
 UserId = NewType("UserId", str)
 
@@ -167,3 +167,13 @@ def parse_roles(roles: object) -> frozenset[Role]:
     if not chosen:
         raise InvalidUserDefinitionError("a user needs at least one role")
     return chosen
+
+
+def userinfo_claims(user: User, scopes: frozenset[str]) -> dict[str, Any]:
+    """OIDC Core §5.4: `sub` always; email and name only as the token's scopes allow."""
+    claims: dict[str, Any] = {"sub": user.user_id}
+    if EMAIL in scopes:
+        claims.update(email=user.email, email_verified=user.email_verified_at is not None)
+    if PROFILE in scopes:
+        claims["name"] = user.name
+    return claims

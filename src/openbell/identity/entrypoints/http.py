@@ -7,17 +7,16 @@ parse `error`, and that is what they get.
 
 import base64
 import binascii
-from typing import Annotated, Any, NamedTuple
+from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, unquote_plus
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from openbell.identity.adapters.jwt import jwks_document
-from openbell.identity.application.clients import ClientService
-from openbell.identity.application.tokens import REFRESH_TOKEN_PREFIX, TokenRequest
-from openbell.identity.bootstrap import Identity
+from openbell.identity.application.client_tokens import TokenQuery
+from openbell.identity.application.tokens import TokenRequest
 from openbell.identity.domain.errors import (
     IdentityError,
     InvalidClientError,
@@ -27,12 +26,10 @@ from openbell.identity.domain.errors import (
     UnauthorizedClientError,
     UnsupportedGrantTypeError,
 )
-from openbell.identity.domain.revocation import TOKEN
-from openbell.identity.domain.scopes import EMAIL, KNOWN_SCOPES, OIDC_SCOPES, PROFILE, format_scopes
+from openbell.identity.domain.scopes import KNOWN_SCOPES, OIDC_SCOPES, format_scopes
 from openbell.identity.domain.tokens import TokenGrantResult
-from openbell.identity.domain.users import UserId
-from openbell.platform.auth import Principal, require_scope
-from openbell.platform.problems import ProblemError
+from openbell.identity.domain.users import userinfo_claims
+from openbell.identity.entrypoints.deps import IdentityDep, OpenIdCaller, OpenIdUser
 
 TOKEN_PATH = "/oauth/token"  # a URL path, not a secret  # noqa: S105  # nosec B105
 AUTHORIZE_PATH = "/oauth/authorize"
@@ -41,8 +38,6 @@ INTROSPECT_PATH = "/oauth/introspect"
 USERINFO_PATH = "/oauth/userinfo"
 DISCOVERY_PATH = "/.well-known/openid-configuration"
 JWKS_PATH = "/.well-known/jwks.json"
-ACCESS_TOKEN_TYPE_HINT = "access_token"  # RFC 7009 hint names  # noqa: S105  # nosec B105
-REFRESH_TOKEN_TYPE = "refresh_token"  # noqa: S105  # nosec B105
 _FORM = "application/x-www-form-urlencoded"
 _MAX_FIELDS = 16
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -225,23 +220,6 @@ def _token_request(form: dict[str, str], credentials: _Credentials) -> TokenRequ
     )
 
 
-async def _client_of(
-    request: Request, clients: ClientService, *, confidential: bool
-) -> tuple[Any, dict[str, str]]:
-    """The form and the client that sent it (RFC 7009 §2.1, RFC 7662 §2.1)."""
-    if "client_secret" in request.query_params or "token" in request.query_params:
-        raise InvalidRequestError("parameters belong in the body")
-    form = await _read_form(request)
-    credentials = _credentials(request, form)
-    if confidential and credentials.client_secret is None:
-        raise InvalidClientError("client authentication is required")
-    client = await clients.identify(credentials.client_id, credentials.client_secret)
-    token = form.get("token")
-    if not token:
-        raise InvalidRequestError("token is required")
-    return client, form
-
-
 def discovery_document(issuer: str) -> dict[str, Any]:
     """OpenID Connect Discovery 1.0 / RFC 8414 metadata."""
     base = issuer.rstrip("/")
@@ -296,161 +274,107 @@ def discovery_document(issuer: str) -> dict[str, Any]:
     }
 
 
-def create_router(identity: Identity) -> APIRouter:  # noqa: C901  # one closure per route
-    """The token endpoint and the JWKS, bound to one wired identity context."""
-    router = APIRouter(tags=["identity"])
+def _token_query(request: Request, form: dict[str, str]) -> TokenQuery:
+    credentials = _credentials(request, form)
+    return TokenQuery(credentials.client_id, credentials.client_secret, form.get("token"))
 
-    @router.post(
-        TOKEN_PATH,
-        summary="Get an access token (OAuth 2.0 client credentials)",
-        response_model=TokenResponse,
-        responses={400: {"model": OAuthErrorResponse}, 401: {"model": OAuthErrorResponse}},
-        openapi_extra={"requestBody": _TOKEN_REQUEST_BODY},
+
+async def _token_form(request: Request) -> TokenQuery:
+    """The revocation and introspection form (RFC 7009 §2.1, RFC 7662 §2.1)."""
+    if "client_secret" in request.query_params or "token" in request.query_params:
+        raise InvalidRequestError("parameters belong in the body")
+    return _token_query(request, await _read_form(request))
+
+
+router = APIRouter(tags=["identity"])
+
+
+@router.post(
+    TOKEN_PATH,
+    summary="Get an access token (OAuth 2.0 client credentials)",
+    response_model=TokenResponse,
+    responses={400: {"model": OAuthErrorResponse}, 401: {"model": OAuthErrorResponse}},
+    openapi_extra={"requestBody": _TOKEN_REQUEST_BODY},
+)
+async def token(request: Request, identity: IdentityDep) -> JSONResponse:
+    """Authenticate with HTTP Basic (client_secret_basic) or form fields
+    (client_secret_post), never both."""
+    # A client that tried Basic, or sent no credentials at all, is told to use Basic;
+    # a client_secret_post failure answers 400 (RFC 6749 §5.2).
+    challenge = request.headers.get("authorization") is not None
+    try:
+        if "client_secret" in request.query_params:
+            raise InvalidRequestError("credentials belong in the body or the header")
+        form = await _read_form(request)
+        credentials = _credentials(request, form)
+        challenge = challenge or credentials.client_id is None
+        issued = await identity.tokens.grant_tokens(_token_request(form, credentials))
+    except _OAUTH_ERRORS as error:
+        return _oauth_error(error, challenge=challenge)
+    return _token_response(issued)
+
+
+@router.post(
+    REVOKE_PATH,
+    summary="Revoke an access or refresh token (RFC 7009)",
+    status_code=200,
+    responses={400: {"model": OAuthErrorResponse}, 401: {"model": OAuthErrorResponse}},
+    openapi_extra={"requestBody": _TOKEN_FORM_BODY},
+)
+async def revoke(request: Request, identity: IdentityDep) -> Response:
+    """A refresh token ends its whole grant (and the grant's access tokens); an access
+    token is refused everywhere within a second. Unknown tokens answer 200 too."""
+    try:
+        await identity.client_tokens.revoke(await _token_form(request))
+    except _OAUTH_ERRORS as error:
+        return _oauth_error(error, challenge=True)
+    return Response(status_code=200, headers=_NO_STORE)
+
+
+@router.post(
+    INTROSPECT_PATH,
+    summary="Introspect a token (RFC 7662)",
+    response_model=IntrospectionResponse,
+    responses={400: {"model": OAuthErrorResponse}, 401: {"model": OAuthErrorResponse}},
+    openapi_extra={"requestBody": _TOKEN_FORM_BODY},
+)
+async def introspect(request: Request, identity: IdentityDep) -> JSONResponse:
+    """For confidential clients, about tokens issued to them; any other token is
+    reported inactive, so a client learns nothing of others' tokens."""
+    try:
+        body = await identity.client_tokens.introspect(await _token_form(request))
+    except _OAUTH_ERRORS as error:
+        return _oauth_error(error, challenge=True)
+    return JSONResponse(dict(body), headers=_NO_STORE)
+
+
+@router.get(DISCOVERY_PATH, summary="OpenID Connect discovery document")
+async def discovery(identity: IdentityDep) -> JSONResponse:
+    return JSONResponse(
+        discovery_document(identity.settings.issuer),
+        headers={"Cache-Control": "public, max-age=300"},
     )
-    async def token(request: Request) -> JSONResponse:
-        """Authenticate with HTTP Basic (client_secret_basic) or form fields
-        (client_secret_post), never both."""
-        # A client that tried Basic, or sent no credentials at all, is told to use Basic;
-        # a client_secret_post failure answers 400 (RFC 6749 §5.2).
-        challenge = request.headers.get("authorization") is not None
-        try:
-            if "client_secret" in request.query_params:
-                raise InvalidRequestError("credentials belong in the body or the header")
-            form = await _read_form(request)
-            credentials = _credentials(request, form)
-            challenge = challenge or credentials.client_id is None
-            issued = await identity.tokens.grant_tokens(_token_request(form, credentials))
-        except _OAUTH_ERRORS as error:
-            return _oauth_error(error, challenge=challenge)
-        return _token_response(issued)
 
-    @router.post(
-        REVOKE_PATH,
-        summary="Revoke an access or refresh token (RFC 7009)",
-        status_code=200,
-        responses={400: {"model": OAuthErrorResponse}, 401: {"model": OAuthErrorResponse}},
-        openapi_extra={"requestBody": _TOKEN_FORM_BODY},
+
+async def userinfo(principal: OpenIdCaller, user: OpenIdUser) -> JSONResponse:
+    """OIDC Core §5.3: claims about the signed-in user, as the token's scopes allow."""
+    return JSONResponse(userinfo_claims(user, principal.scopes), headers=_NO_STORE)
+
+
+for _method in ("GET", "POST"):
+    router.add_api_route(
+        USERINFO_PATH,
+        userinfo,
+        methods=[_method],
+        summary="Claims about the signed-in user (OIDC)",
+        operation_id=f"userinfo_{_method.lower()}",
     )
-    async def revoke(request: Request) -> Response:
-        """A refresh token ends its whole grant (and the grant's access tokens); an access
-        token is refused everywhere within a second. Unknown tokens answer 200 too."""
-        try:
-            client, form = await _client_of(request, identity.clients, confidential=False)
-        except _OAUTH_ERRORS as error:
-            return _oauth_error(error, challenge=True)
-        token = form["token"]
-        if token.startswith(REFRESH_TOKEN_PREFIX):
-            await identity.tokens.revoke_refresh_token(client, token)
-        else:
-            claims = await identity.verifier.signed_claims(token)
-            if claims is not None and claims.get("client_id") == client.client_id:
-                await identity.revocations.revoke(
-                    TOKEN, str(claims["jti"]), expires_at=int(claims["exp"])
-                )
-        return Response(status_code=200, headers=_NO_STORE)
-
-    @router.post(
-        INTROSPECT_PATH,
-        summary="Introspect a token (RFC 7662)",
-        response_model=IntrospectionResponse,
-        responses={400: {"model": OAuthErrorResponse}, 401: {"model": OAuthErrorResponse}},
-        openapi_extra={"requestBody": _TOKEN_FORM_BODY},
-    )
-    async def introspect(request: Request) -> JSONResponse:
-        """For confidential clients, about tokens issued to them; any other token is
-        reported inactive, so a client learns nothing of others' tokens."""
-        try:
-            client, form = await _client_of(request, identity.clients, confidential=True)
-        except _OAUTH_ERRORS as error:
-            return _oauth_error(error, challenge=True)
-        body = await _introspection(identity, client.client_id, form["token"])
-        return JSONResponse(body, headers=_NO_STORE)
-
-    @router.get(DISCOVERY_PATH, summary="OpenID Connect discovery document")
-    async def discovery() -> JSONResponse:
-        return JSONResponse(
-            discovery_document(identity.settings.issuer),
-            headers={"Cache-Control": "public, max-age=300"},
-        )
-
-    async def userinfo(
-        principal: Annotated[Principal, Depends(require_scope("openid"))],
-    ) -> JSONResponse:
-        """OIDC Core §5.3: claims about the signed-in user, as the token's scopes allow."""
-        user = await identity.users.get(UserId(principal.subject)) if principal.is_user else None
-        if user is None or not user.active:
-            raise ProblemError(
-                401,
-                "Unauthorized",
-                reason="invalid_token",
-                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
-            )
-        claims: dict[str, Any] = {"sub": user.user_id}
-        if EMAIL in principal.scopes:
-            claims.update(email=user.email, email_verified=user.email_verified_at is not None)
-        if PROFILE in principal.scopes:
-            claims["name"] = user.name
-        return JSONResponse(claims, headers=_NO_STORE)
-
-    for method in ("GET", "POST"):
-        router.add_api_route(
-            USERINFO_PATH,
-            userinfo,
-            methods=[method],
-            summary="Claims about the signed-in user (OIDC)",
-            operation_id=f"userinfo_{method.lower()}",
-        )
-
-    @router.get(
-        JWKS_PATH, summary="Public keys that verify access tokens", response_model=JsonWebKeySet
-    )
-    async def jwks() -> JSONResponse:
-        document = jwks_document(await identity.keys.public_keys())
-        # Verifiers may cache it briefly: a kid they do not know sends them back for more.
-        return JSONResponse(document, headers={"Cache-Control": "public, max-age=300"})
-
-    return router
 
 
-async def _introspection(identity: Identity, client_id: str, token: str) -> dict[str, Any]:
-    inactive: dict[str, Any] = {"active": False}
-    if token.startswith(REFRESH_TOKEN_PREFIX):
-        found = await identity.tokens.refresh_token_info(token)
-        if found is None or found[0].client_id != client_id:
-            return inactive
-        refresh, grant = found
-        return {
-            "active": True,
-            "token_type": REFRESH_TOKEN_TYPE,
-            "client_id": client_id,
-            "sub": grant.user_id,
-            "scope": format_scopes(grant.scopes),
-            "exp": refresh.expires_at // 1_000_000_000,
-            "iat": refresh.created_at // 1_000_000_000,
-        }
-    claims = await identity.verifier.signed_claims(token)
-    if claims is None or claims.get("client_id") != client_id:
-        return inactive
-    if not identity.verifier.active(claims):
-        return inactive
-    shown = (
-        "scope",
-        "client_id",
-        "sub",
-        "exp",
-        "iat",
-        "nbf",
-        "jti",
-        "iss",
-        "aud",
-        "acr",
-        "amr",
-        "auth_time",
-        "acct",
-        "sid",
-    )
-    return {
-        "active": True,
-        "token_type": ACCESS_TOKEN_TYPE_HINT,
-        **{name: claims[name] for name in shown if name in claims},
-    }
+@router.get(
+    JWKS_PATH, summary="Public keys that verify access tokens", response_model=JsonWebKeySet
+)
+async def jwks(identity: IdentityDep) -> JSONResponse:
+    document = jwks_document(await identity.keys.public_keys())
+    # Verifiers may cache it briefly: a kid they do not know sends them back for more.
+    return JSONResponse(document, headers={"Cache-Control": "public, max-age=300"})

@@ -39,6 +39,7 @@ from openbell.identity.domain.errors import (
 from openbell.identity.domain.grants import AuthorizationRequest
 from openbell.identity.domain.mfa import AuthenticationProof
 from openbell.identity.domain.users import User, UserId
+from openbell.identity.entrypoints.deps import IdentityDep
 from openbell.identity.entrypoints.http import AUTHORIZE_PATH
 
 NANOSECONDS = 1_000_000_000
@@ -69,6 +70,8 @@ def content_security_policy(redirect_uri: str | None) -> str:
 
 
 class LoginPage:
+    """The sign-in page's steps for one request: what to show, check and answer."""
+
     def __init__(self, identity: Identity) -> None:
         self._identity = identity
         issuer = identity.settings.issuer
@@ -369,22 +372,23 @@ def _address(request: Request) -> str | None:
     return request.client.host if request.client is not None else None
 
 
-def create_login_router(identity: Identity) -> APIRouter:
-    page = LoginPage(identity)
-    router = APIRouter(tags=["identity"])
-    router.add_api_route(
-        AUTHORIZE_PATH,
-        page.show,
-        methods=["GET"],
-        summary="Sign-in page (authorization code + PKCE S256)",
-        response_class=HTMLResponse,
-    )
-    router.add_api_route(
-        AUTHORIZE_PATH,
-        page.submit,
-        methods=["POST"],
-        summary="Sign-in form submission",
-        response_class=HTMLResponse,
-        include_in_schema=False,
-    )
-    return router
+router = APIRouter(tags=["identity"])
+
+
+@router.get(
+    AUTHORIZE_PATH,
+    summary="Sign-in page (authorization code + PKCE S256)",
+    response_class=HTMLResponse,
+)
+async def show(request: Request, identity: IdentityDep) -> Response:
+    return await LoginPage(identity).show(request)
+
+
+@router.post(
+    AUTHORIZE_PATH,
+    summary="Sign-in form submission",
+    response_class=HTMLResponse,
+    include_in_schema=False,
+)
+async def submit(request: Request, identity: IdentityDep) -> Response:
+    return await LoginPage(identity).submit(request)

@@ -5,42 +5,20 @@ route cannot be used to learn who has an account. The rules (who gets a mail, ho
 often, what a token may do) live in `UserService`; these routes only translate.
 """
 
-from typing import Annotated, Final
+from typing import Final
 
-from fastapi import APIRouter, Depends, Request, Response
-from fastapi.params import Depends as DependsParam
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from openbell.identity.application.users import UserService
-from openbell.identity.bootstrap import Identity
 from openbell.identity.domain.errors import (
     InvalidGrantError,
     InvalidUserDefinitionError,
     WeakPasswordError,
 )
+from openbell.identity.entrypoints.deps import Users
 from openbell.platform.problems import PROBLEM_JSON, ProblemError
 
 _PROBLEM: Final = {"content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
-_STATE_KEY: Final = "identity"
-
-
-def bind_identity(identity: Identity) -> DependsParam:
-    """A router-level dependency that hands `identity` to the routes under the router."""
-
-    async def bind(request: Request) -> None:
-        setattr(request.state, _STATE_KEY, identity)
-
-    return DependsParam(bind)
-
-
-def get_users(request: Request) -> UserService:
-    identity = getattr(request.state, _STATE_KEY, None)
-    if not isinstance(identity, Identity):  # a wiring mistake, never a client's
-        raise TypeError("recovery routes must be mounted through create_recovery_router")
-    return identity.users
-
-
-Users = Annotated[UserService, Depends(get_users)]
 
 
 class _Strict(BaseModel):
@@ -101,10 +79,3 @@ async def confirm_recovery(body: RecoverConfirmRequest, users: Users) -> Respons
             422, "Unprocessable Content", reason="weak_password", detail=str(error)
         ) from None
     return Response(status_code=204)
-
-
-def create_recovery_router(identity: Identity) -> APIRouter:
-    """The recovery routes bound to one wired identity."""
-    bound = APIRouter(dependencies=[bind_identity(identity)])
-    bound.include_router(router)
-    return bound
