@@ -6,7 +6,7 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 import uvloop
@@ -14,6 +14,13 @@ from rich.console import Console
 from rich.table import Table
 
 from openbell.platform.settings import Settings
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from openbell.identity.bootstrap import Identity
+
+T = TypeVar("T")
 
 app = typer.Typer(
     name="openbell",
@@ -56,6 +63,17 @@ def _settings(
     except ValueError as error:
         console.print(f"[red]Invalid settings:[/red] {error}")
         raise typer.Exit(2) from None
+
+
+def _with_identity(settings: Settings, action: "Callable[[Identity], Awaitable[T]]") -> T:
+    """Run one identity command against the database, opened and closed around it."""
+    from openbell.identity.bootstrap import open_identity  # noqa: PLC0415  # keeps --help fast
+
+    async def run() -> T:
+        async with open_identity(settings) as identity:
+            return await action(identity)
+
+    return asyncio.run(run())
 
 
 @app.command()
@@ -270,7 +288,6 @@ def clients_create(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Create an API client and print its secret, once."""
-    from openbell.identity.bootstrap import create_api_client  # noqa: PLC0415
     from openbell.identity.domain.errors import InvalidClientDefinitionError  # noqa: PLC0415
     from openbell.runner import prepare  # noqa: PLC0415
 
@@ -280,16 +297,16 @@ def clients_create(
         ["authorization_code", "refresh_token"] if redirect_uri else ["client_credentials"]
     )
     try:
-        issued = asyncio.run(
-            create_api_client(
-                settings,
+        issued = _with_identity(
+            settings,
+            lambda identity: identity.clients.create_client(
                 name=name,
                 scopes=scopes.split(),
                 account_id=account,
                 grant_types=grant_types,
                 redirect_uris=redirect_uri or (),
                 public=public,
-            )
+            ),
         )
     except InvalidClientDefinitionError as error:
         console.print(f"[red]{error}[/red]")
@@ -305,11 +322,9 @@ def clients_create(
 @clients_app.command("list")
 def clients_list(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
     """List API clients (never their secrets)."""
-    from openbell.identity.bootstrap import list_api_clients  # noqa: PLC0415
-
     settings = _settings(data_dir, database_url)
     table = Table("client_id", "name", "account", "scopes", "revoked")
-    for client in asyncio.run(list_api_clients(settings)):
+    for client in _with_identity(settings, lambda identity: identity.clients.list_clients()):
         table.add_row(
             client.client_id,
             client.name,
@@ -325,12 +340,11 @@ def clients_revoke(
     client_id: str, data_dir: DataDir = None, database_url: DatabaseUrl = None
 ) -> None:
     """Revoke an API client: it gets no new tokens."""
-    from openbell.identity.bootstrap import revoke_api_client  # noqa: PLC0415
     from openbell.shared.errors import NotFoundError  # noqa: PLC0415
 
     settings = _settings(data_dir, database_url)
     try:
-        asyncio.run(revoke_api_client(settings, client_id))
+        _with_identity(settings, lambda identity: identity.clients.revoke_client(client_id))
     except NotFoundError:
         console.print("[red]No such client[/red]")
         raise typer.Exit(1) from None
@@ -343,12 +357,13 @@ def clients_rotate(
 ) -> None:
     """Give a client a new secret, printed once; the old one works for the overlap
     (OPENBELL_CLIENT_SECRET_OVERLAP_SECONDS, a day by default), so deployments can roll."""
-    from openbell.identity.bootstrap import rotate_client_secret  # noqa: PLC0415
     from openbell.shared.errors import NotFoundError  # noqa: PLC0415
 
     settings = _settings(data_dir, database_url)
     try:
-        issued = asyncio.run(rotate_client_secret(settings, client_id))
+        issued = _with_identity(
+            settings, lambda identity: identity.clients.rotate_secret(client_id)
+        )
     except NotFoundError:
         console.print("[red]No such active client with a secret[/red]")
         raise typer.Exit(1) from None
@@ -384,7 +399,6 @@ def users_create(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Create a verified user; a trader without --account gets one at first sign-in."""
-    from openbell.identity.bootstrap import create_user  # noqa: PLC0415
     from openbell.identity.domain.errors import (  # noqa: PLC0415
         InvalidUserDefinitionError,
         WeakPasswordError,
@@ -398,10 +412,11 @@ def users_create(
         roles = parse_roles(role)
         password = _read_password(password_stdin)
         asyncio.run(prepare(settings))
-        user = asyncio.run(
-            create_user(
-                settings, email=email, password=password, roles=roles, name=name, account_id=account
-            )
+        user = _with_identity(
+            settings,
+            lambda identity: identity.users.create_user(
+                email=email, password=password, roles=roles, name=name, account_id=account
+            ),
         )
     except (InvalidUserDefinitionError, WeakPasswordError) as error:
         console.print(f"[red]{error}[/red]")
@@ -415,12 +430,11 @@ def users_create(
 @users_app.command("disable")
 def users_disable(user_id: str, data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
     """Disable a user: no sign-in; their sessions, tokens and API clients end within a second."""
-    from openbell.identity.bootstrap import disable_user  # noqa: PLC0415
     from openbell.shared.errors import NotFoundError  # noqa: PLC0415
 
     settings = _settings(data_dir, database_url)
     try:
-        asyncio.run(disable_user(settings, user_id))
+        _with_identity(settings, lambda identity: identity.users.disable(user_id))
     except NotFoundError:
         console.print("[red]No such user[/red]")
         raise typer.Exit(1) from None
@@ -430,12 +444,11 @@ def users_disable(user_id: str, data_dir: DataDir = None, database_url: Database
 @users_app.command("enable")
 def users_enable(user_id: str, data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
     """Let a disabled user sign in again (their old sessions and API clients stay ended)."""
-    from openbell.identity.bootstrap import enable_user  # noqa: PLC0415
     from openbell.shared.errors import NotFoundError  # noqa: PLC0415
 
     settings = _settings(data_dir, database_url)
     try:
-        asyncio.run(enable_user(settings, user_id))
+        _with_identity(settings, lambda identity: identity.users.enable(user_id))
     except NotFoundError:
         console.print("[red]No such user[/red]")
         raise typer.Exit(1) from None
@@ -445,11 +458,9 @@ def users_enable(user_id: str, data_dir: DataDir = None, database_url: DatabaseU
 @users_app.command("list")
 def users_list(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
     """List users (ids, roles, status; never credentials)."""
-    from openbell.identity.bootstrap import list_users  # noqa: PLC0415
-
     settings = _settings(data_dir, database_url)
     table = Table("user_id", "email", "roles", "status", "account")
-    for user in asyncio.run(list_users(settings)):
+    for user in _with_identity(settings, lambda identity: identity.users.list_users()):
         table.add_row(
             user.user_id,
             user.email,
@@ -464,23 +475,20 @@ def users_list(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> No
 def keys_rotate(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
     """Make a new signing key. Running servers sign with it within seconds; the old key
     stays in the JWKS for OPENBELL_SIGNING_KEY_OVERLAP_SECONDS so its tokens still verify."""
-    from openbell.identity.bootstrap import rotate_signing_key  # noqa: PLC0415
     from openbell.runner import prepare  # noqa: PLC0415
 
     settings = _settings(data_dir, database_url)
     asyncio.run(prepare(settings))
-    kid = asyncio.run(rotate_signing_key(settings))
+    kid = _with_identity(settings, lambda identity: identity.keys.rotate_stored())
     sys.stdout.write(json.dumps({"kid": kid}) + "\n")
 
 
 @keys_app.command("list")
 def keys_list(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
     """List signing keys, newest first: which signs, which are retired and since when."""
-    from openbell.identity.bootstrap import list_signing_keys  # noqa: PLC0415
-
     settings = _settings(data_dir, database_url)
     table = Table("kid", "algorithm", "created", "retired")
-    for key in asyncio.run(list_signing_keys(settings)):
+    for key in _with_identity(settings, lambda identity: identity.keys.stored_keys()):
         table.add_row(
             key.kid,
             key.algorithm,

@@ -22,7 +22,7 @@ import httpx
 import pytest
 from playwright.async_api import expect
 
-from openbell.identity.bootstrap import create_api_client, create_user
+from openbell.identity.bootstrap import open_identity
 from openbell.identity.domain.users import Role
 from openbell.migrations import upgrade_database
 from openbell.platform.settings import Settings
@@ -82,17 +82,17 @@ def platform(tmp_path, callback):
     async def seed():
         settings.data_dir.mkdir(parents=True)
         await upgrade_database(settings.resolved_database_url)
-        await create_user(
-            settings, email="dana@example.com", password=PASSWORD, roles=[Role.TRADER]
-        )
-        issued = await create_api_client(
-            settings,
-            name="openbell console",
-            scopes=["openid", "read", "trade"],
-            grant_types=["authorization_code", "refresh_token"],
-            redirect_uris=[callback[0]],
-            public=True,
-        )
+        async with open_identity(settings) as identity:
+            await identity.users.create_user(
+                email="dana@example.com", password=PASSWORD, roles=[Role.TRADER]
+            )
+            issued = await identity.clients.create_client(
+                name="openbell console",
+                scopes=["openid", "read", "trade"],
+                grant_types=["authorization_code", "refresh_token"],
+                redirect_uris=[callback[0]],
+                public=True,
+            )
         return issued.client_id
 
     client_id = asyncio.run(seed())

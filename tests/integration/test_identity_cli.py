@@ -187,3 +187,39 @@ def test_a_client_secret_rotates_with_the_old_one_kept_for_the_overlap(run, tmp_
     assert asyncio.run(authenticates(issued["client_secret"]))
     assert asyncio.run(authenticates(new["client_secret"]))
     assert run("clients", "rotate", "obc_nope").exit_code == 1
+
+
+def listed_row(run, client_id):
+    (row,) = [line for line in run("clients", "list").stdout.splitlines() if client_id in line]
+    return row
+
+
+def test_an_operators_program_gets_ops_alone_and_no_client_gets_admin_or_audit(run):
+    program = run("clients", "create", "--name", "runbook", "--scopes", "ops")
+    assert program.exit_code == 0, program.output
+    assert "ops" in listed_row(run, json.loads(program.stdout)["client_id"])
+    for scopes, account in (("admin", None), ("audit", None), ("read ops", None), ("ops", "3")):
+        extra = ["--account", account] if account else []
+        refused = run("clients", "create", "--name", "bad", "--scopes", scopes, *extra)
+        assert refused.exit_code == 2, (scopes, refused.output)
+
+
+def test_disabling_a_trader_revokes_the_operator_made_client_for_their_account(run):
+    created = run(
+        "users",
+        "create",
+        "--email",
+        "t@example.com",
+        "--role",
+        "trader",
+        "--account",
+        "3",
+        "--password-stdin",
+        stdin=PASSWORD + "\n",
+    )
+    assert created.exit_code == 0, created.output
+    bot = json.loads(run("clients", "create", "--name", "bot", "--account", "3").stdout)
+    other = json.loads(run("clients", "create", "--name", "other", "--account", "4").stdout)
+    assert run("users", "disable", json.loads(created.stdout)["user_id"]).exit_code == 0
+    assert "yes" in listed_row(run, bot["client_id"])
+    assert "yes" not in listed_row(run, other["client_id"])

@@ -1,4 +1,4 @@
-"""Identity end to end on a real database: CLI functions, token endpoint, a guarded route."""
+"""Identity end to end on a real database: what CLI commands do, token endpoint, a guarded route."""
 
 from typing import Annotated
 
@@ -6,12 +6,7 @@ import httpx
 import pytest
 from fastapi import APIRouter, Depends
 
-from openbell.identity.bootstrap import (
-    build_identity,
-    create_api_client,
-    list_api_clients,
-    revoke_api_client,
-)
+from openbell.identity.bootstrap import build_identity, open_identity
 from openbell.identity.entrypoints.routes import create_routers
 from openbell.platform.auth import Principal, require_scope
 from openbell.platform.db import prepare_database
@@ -65,9 +60,10 @@ async def http(settings, identity):
 
 
 async def test_a_client_made_by_the_cli_gets_a_token_and_reads_its_account(settings, url, http):
-    issued = await create_api_client(
-        settings, name="market maker", scopes=["read", "trade"], account_id=11, database=url
-    )
+    async with open_identity(settings, url) as cli:
+        issued = await cli.clients.create_client(
+            name="market maker", scopes=["read", "trade"], account_id=11
+        )
     response = await http.post(
         "/oauth/token",
         data={"grant_type": "client_credentials", "scope": "read"},
@@ -81,8 +77,9 @@ async def test_a_client_made_by_the_cli_gets_a_token_and_reads_its_account(setti
 
 
 async def test_a_client_revoked_by_the_cli_gets_no_token(settings, url, http):
-    issued = await create_api_client(settings, name="old bot", scopes=["read"], database=url)
-    await revoke_api_client(settings, issued.client_id, database=url)
+    async with open_identity(settings, url) as cli:
+        issued = await cli.clients.create_client(name="old bot", scopes=["read"])
+        await cli.clients.revoke_client(issued.client_id)
     response = await http.post(
         "/oauth/token",
         data={"grant_type": "client_credentials"},
@@ -90,11 +87,12 @@ async def test_a_client_revoked_by_the_cli_gets_no_token(settings, url, http):
     )
     assert response.status_code == 401
     assert response.json()["error"] == "invalid_client"
-    (listed,) = await list_api_clients(settings, database=url)
-    assert listed.client_id == issued.client_id
-    assert listed.revoked_at is not None
-    with pytest.raises(NotFoundError):
-        await revoke_api_client(settings, "obc_nobody", database=url)
+    async with open_identity(settings, url) as cli:
+        (listed,) = await cli.clients.list_clients()
+        assert listed.client_id == issued.client_id
+        assert listed.revoked_at is not None
+        with pytest.raises(NotFoundError):
+            await cli.clients.revoke_client("obc_nobody")
 
 
 async def test_readiness_checks_key_and_database(http, identity):

@@ -3,7 +3,7 @@
 The application root mounts the routers of `openbell.identity.entrypoints` and hands
 `identity.verifier` to `create_app(token_verifier=...)`; it awaits `identity.start()` and
 `identity.close()`, and passes an `AccountOpener` so verified traders get an account.
-The CLI calls the management functions at the bottom. The database schema must exist
+Each CLI command opens it with `open_identity` at the bottom. The database schema must exist
 already (the migrations make it).
 """
 
@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,7 +54,7 @@ from openbell.identity.adapters.sql_users import (
 from openbell.identity.adapters.totp import PyotpTotp
 from openbell.identity.application.authorize import AuthorizationService
 from openbell.identity.application.client_tokens import ClientTokenService
-from openbell.identity.application.clients import ClientService, IssuedClient
+from openbell.identity.application.clients import ClientService
 from openbell.identity.application.keys import KeyService
 from openbell.identity.application.login import LoginService, Throttles
 from openbell.identity.application.mfa import MfaService
@@ -74,11 +74,8 @@ from openbell.identity.application.ports import (
 from openbell.identity.application.revocation import RevocationService
 from openbell.identity.application.tokens import TokenPolicy, TokenService
 from openbell.identity.application.users import AccountMailPolicy, UserService
-from openbell.identity.domain.clients import ApiClient
-from openbell.identity.domain.keys import SigningKey
 from openbell.identity.domain.passwords import PasswordPolicy
 from openbell.identity.domain.throttle import NANOSECONDS, ThrottlePolicy
-from openbell.identity.domain.users import Role, User
 from openbell.platform.db import create_engine
 from openbell.platform.settings import Settings
 from openbell.shared.time import Clock, SystemClock
@@ -87,16 +84,7 @@ __all__ = [
     "Identity",
     "build_identity",
     "build_in_memory_identity",
-    "create_api_client",
-    "create_user",
-    "disable_user",
-    "enable_user",
-    "list_api_clients",
-    "list_signing_keys",
-    "list_users",
-    "revoke_api_client",
-    "rotate_client_secret",
-    "rotate_signing_key",
+    "open_identity",
 ]
 
 OUTBOX_DIRECTORY = "outbox"
@@ -426,135 +414,17 @@ def build_in_memory_identity(
     )
 
 
-# -- management, for the CLI: each opens identity on the database, acts, and closes ----
+# -- for the CLI: one command, one short-lived identity on the database -----------------
 
 
-async def create_api_client(
-    settings: Settings,
-    *,
-    name: str,
-    scopes: Iterable[str],
-    account_id: int | None = None,
-    grant_types: Iterable[str] = ("client_credentials",),
-    redirect_uris: Iterable[str] = (),
-    public: bool = False,
-    database: str | AsyncEngine | None = None,
-) -> IssuedClient:
-    """Register an API client; print `client_secret` once, it is not stored in the clear."""
+@contextlib.asynccontextmanager
+async def open_identity(
+    settings: Settings, database: str | AsyncEngine | None = None
+) -> AsyncIterator[Identity]:
+    """Identity on the database for one command (settings -> engine -> Identity), closed
+    after, however the command ends. The schema must exist (`runner.prepare` makes it)."""
     identity = build_identity(settings, database)
     try:
-        return await identity.clients.create_client(
-            name=name,
-            scopes=scopes,
-            account_id=account_id,
-            grant_types=grant_types,
-            redirect_uris=redirect_uris,
-            public=public,
-        )
-    finally:
-        await identity.close()
-
-
-async def revoke_api_client(
-    settings: Settings, client_id: str, *, database: str | AsyncEngine | None = None
-) -> ApiClient:
-    """Revoke a client: it gets no new token, and the tokens it holds are refused within
-    a second by every running process. Raises NotFoundError for an unknown id."""
-    identity = build_identity(settings, database)
-    try:
-        return await identity.clients.revoke_client(client_id)
-    finally:
-        await identity.close()
-
-
-async def rotate_client_secret(
-    settings: Settings, client_id: str, *, database: str | AsyncEngine | None = None
-) -> IssuedClient:
-    """A new secret for a client; the previous one keeps working for the overlap."""
-    identity = build_identity(settings, database)
-    try:
-        return await identity.clients.rotate_secret(client_id)
-    finally:
-        await identity.close()
-
-
-async def list_api_clients(
-    settings: Settings, *, database: str | AsyncEngine | None = None
-) -> Sequence[ApiClient]:
-    identity = build_identity(settings, database)
-    try:
-        return await identity.clients.list_clients()
-    finally:
-        await identity.close()
-
-
-async def create_user(
-    settings: Settings,
-    *,
-    email: str,
-    password: str,
-    roles: Iterable[Role],
-    name: str = "",
-    account_id: int | None = None,
-    database: str | AsyncEngine | None = None,
-) -> User:
-    """A verified user. A trader without `account_id` gets an account at first sign-in."""
-    identity = build_identity(settings, database)
-    try:
-        return await identity.users.create_user(
-            email=email, password=password, roles=roles, name=name, account_id=account_id
-        )
-    finally:
-        await identity.close()
-
-
-async def disable_user(
-    settings: Settings, user_id: str, *, database: str | AsyncEngine | None = None
-) -> User:
-    identity = build_identity(settings, database)
-    try:
-        return await identity.users.disable(user_id)
-    finally:
-        await identity.close()
-
-
-async def enable_user(
-    settings: Settings, user_id: str, *, database: str | AsyncEngine | None = None
-) -> User:
-    identity = build_identity(settings, database)
-    try:
-        return await identity.users.enable(user_id)
-    finally:
-        await identity.close()
-
-
-async def list_users(
-    settings: Settings, *, database: str | AsyncEngine | None = None
-) -> Sequence[User]:
-    identity = build_identity(settings, database)
-    try:
-        return await identity.users.list_users()
-    finally:
-        await identity.close()
-
-
-async def rotate_signing_key(
-    settings: Settings, *, database: str | AsyncEngine | None = None
-) -> str:
-    """Make a new signing key; running processes pick it up (the JWKS serves both)."""
-    identity = build_identity(settings, database)
-    try:
-        await identity.keys.ensure_active_key()
-        return (await identity.keys.rotate()).kid
-    finally:
-        await identity.close()
-
-
-async def list_signing_keys(
-    settings: Settings, *, database: str | AsyncEngine | None = None
-) -> Sequence[SigningKey]:
-    identity = build_identity(settings, database)
-    try:
-        return await identity.keys.stored_keys()
+        yield identity
     finally:
         await identity.close()

@@ -92,6 +92,15 @@ class KeyService:
         if current is not None and (self._signing is None or self._signing.kid != current.kid):
             self._signing = self._decrypt(current)
 
+    async def rotate_stored(self) -> str:
+        """Rotate from a process that has not loaded the keys (the CLI); the new key's kid.
+
+        Loading first proves the key-encryption key opens the stored keys, so a wrong one
+        fails before anything is written.
+        """
+        await self.ensure_active_key()
+        return (await self.rotate()).kid
+
     async def stored_keys(self) -> Sequence[SigningKey]:
         """Every stored key, newest first (public halves and dates; never decrypted)."""
         await self._load()
