@@ -15,6 +15,7 @@ from openbell.app import Platform, prepare, start_platform
 from openbell.demo import seed_demo
 from openbell.platform.data_dir import DataDirError
 from openbell.platform.settings import Settings
+from openbell.platform.web.server import ServerLimits, fit_descriptor_limit, limited_protocol
 
 __all__ = ["prepare", "serve"]
 
@@ -47,12 +48,15 @@ async def serve(settings: Settings, *, demo: bool, console: Console) -> int:
 
 
 def _config(settings: Settings, platform: Platform) -> uvicorn.Config:
+    limits = fit_descriptor_limit(ServerLimits.from_settings(settings))
     return uvicorn.Config(
         platform.app,
         host=settings.host,
         port=settings.port,
         loop="uvloop",
-        http="httptools",
+        http=limited_protocol(limits),  # httptools, with limits on what clients may send
+        timeout_keep_alive=settings.keep_alive_timeout_seconds,
+        ws="none",  # no WebSocket route yet: an upgrade request is served as plain HTTP
         lifespan="off",
         access_log=False,
         server_header=False,

@@ -31,6 +31,17 @@ class Settings(BaseSettings):
     snapshots_kept: int = Field(default=3, ge=1)
     shutdown_grace_seconds: float = Field(default=10.0, gt=0)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    max_request_head_bytes: int = Field(default=16 * 1024, ge=1024, le=1024 * 1024)
+    """The request line and headers together; more is refused with 431 before parsing."""
+    max_request_headers: int = Field(default=100, ge=8, le=1000)
+    request_head_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    """From accept (or a keep-alive request's first byte) to the end of the headers; then 408."""
+    keep_alive_timeout_seconds: int = Field(default=5, ge=1, le=300)
+    """An idle keep-alive connection is closed after this long."""
+    max_connections: int = Field(default=4096, ge=1)
+    """Open connections per server process; more are answered 503 and closed."""
+    max_connections_per_client: int = Field(default=256, ge=1)
+    """Open connections per client address; behind a proxy, raise it (all share its address)."""
 
     api_docs_enabled: bool = True
     """Serve the OpenAPI document at /openapi.json and Swagger UI at /docs."""
