@@ -52,7 +52,9 @@ async def oauth(server):
 
 
 def token_in(body):
-    return re.search(r"\n\n(\S+)\n\n", body).group(1)
+    found = re.search(r"\n\n(\S+)\n\n", body)
+    assert found is not None, body
+    return found.group(1)
 
 
 def mails_to(oauth, address):
@@ -325,7 +327,9 @@ def outbox_mails(directory):
     mails = []
     for path in sorted(directory.glob("*.eml"), key=lambda path: path.stat().st_mtime_ns):
         message = message_from_bytes(path.read_bytes())
-        mails.append((message["To"], message.get_payload(decode=True).decode()))
+        payload = message.get_payload(decode=True)
+        assert isinstance(payload, bytes)
+        mails.append((message["To"], payload.decode()))
     return mails
 
 

@@ -148,8 +148,9 @@ class UserService:
             await self._mailer.send(
                 address,
                 "Someone tried to register your address at openbell",
-                "An account already exists for this address. If this was you, sign in or "
-                "reset your password; otherwise you can ignore this message.\n",
+                "An account already exists for this address. If this was you, sign in, or "
+                "reset your password with POST /v1/users/recover; otherwise you can ignore "
+                "this message.\n",
             )
             return
         if existing is not None:
