@@ -270,6 +270,25 @@ async def test_racing_consumers_of_a_refresh_token_have_one_winner(engine):
     )
 
 
+async def test_a_used_refresh_tokens_successors_are_retired_once_and_only_if_unused(engine):
+    grants = pick(engine, InMemoryGrantRepository, SqlGrantRepository)
+    family = GrantId("grt_1")
+    for name, created in (("r1", 1), ("r2", 5), ("r3", 6)):
+        await grants.add_refresh_token(RefreshToken(name, family, "obc_c", created, 100))
+    await grants.add_refresh_token(RefreshToken("x1", GrantId("grt_2"), "obc_c", 7, 100))
+    used, _ = await grants.consume_refresh_token("r1", 5)
+    results = await asyncio.gather(*(grants.retire_successors(used, 8) for _ in range(4)))
+    assert sorted(results) == [False, False, False, True]
+    assert (await grants.find_refresh_token("r2")).used_at == 8
+    assert (await grants.find_refresh_token("r3")).used_at == 8
+    assert (await grants.find_refresh_token("x1")).used_at is None
+    assert (await grants.find_refresh_token("r1")).used_at == 5
+    # A successor the client went on to use means its answer was not lost.
+    await grants.add_refresh_token(RefreshToken("r4", family, "obc_c", 9, 100))
+    assert not await grants.retire_successors(used, 10)
+    assert (await grants.find_refresh_token("r4")).used_at is None
+
+
 async def test_grants_are_revoked_and_listed_per_user(engine):
     grants = pick(engine, InMemoryGrantRepository, SqlGrantRepository)
     proof = mfa_proof(1_700_000_000, recovery_code=True)

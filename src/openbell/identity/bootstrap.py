@@ -263,6 +263,7 @@ def _wire(
         refresh_idle_seconds=settings.refresh_token_idle_seconds,
         refresh_absolute_seconds=settings.refresh_token_absolute_seconds,
         step_up_max_age_seconds=settings.step_up_max_age_seconds,
+        refresh_reuse_grace_seconds=settings.refresh_token_reuse_grace_seconds,
     )
     tokens = TokenService(
         clients,

@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     """A refresh token unused this long dies (ASVS L3: 15 minutes of inactivity)."""
     refresh_token_absolute_seconds: int = Field(default=43_200, ge=300, le=2_592_000)
     """No refresh token family outlives its sign-in by more than this (ASVS L3: 12 hours)."""
+    refresh_token_reuse_grace_seconds: int = Field(default=5, ge=0, le=60)
+    """The same client replaying a refresh token this soon (a lost answer) gets fresh tokens
+    instead of having the whole family revoked; later, or by another client, it is revoked."""
     step_up_max_age_seconds: int = Field(default=300, ge=30, le=3_600)
     """How recent a second factor must be for sensitive actions and the withdraw scope."""
     client_secret_overlap_seconds: int = Field(default=86_400, ge=0, le=2_592_000)

@@ -255,6 +255,21 @@ class InMemoryGrantRepository:
         self._refresh[token_hash] = used = replace(token, used_at=now)
         return used, True
 
+    async def retire_successors(self, token: RefreshToken, now: int) -> bool:
+        since = token.used_at if token.used_at is not None else now
+        successors = [
+            other
+            for other in self._refresh.values()
+            if other.grant_id == token.grant_id
+            and other.created_at >= since
+            and other.token_hash != token.token_hash
+        ]
+        if not successors or any(other.used_at is not None for other in successors):
+            return False
+        for other in successors:
+            self._refresh[other.token_hash] = replace(other, used_at=now)
+        return True
+
 
 class InMemoryRevocationStore:
     """One process's revocations; nothing is shared, so use it where one process serves."""

@@ -7,7 +7,7 @@ racing for the same one exactly one wins, and the loser learns it was a replay.
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import RowMapping, Table, delete, insert, select, update
+from sqlalchemy import ColumnElement, FromClause, RowMapping, Table, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from openbell.identity.adapters.sql import insert_row
@@ -169,6 +169,27 @@ class SqlGrantRepository:
     ) -> tuple[RefreshToken, bool] | None:
         found = await self._consume(refresh_tokens, token_hash, now)
         return None if found is None else (_refresh(found[0]), found[1])
+
+    async def retire_successors(self, token: RefreshToken, now: int) -> bool:
+        # One statement, so of two replays racing, the row lock lets only one retire them.
+        table, other = refresh_tokens, refresh_tokens.alias("other")
+        since = token.used_at if token.used_at is not None else now
+
+        def successors(of: FromClause) -> tuple[ColumnElement[bool], ...]:
+            return (
+                of.c.grant_id == token.grant_id,
+                of.c.created_at >= since,
+                of.c.token_hash != token.token_hash,
+            )
+
+        used = select(other.c.token_hash).where(*successors(other), other.c.used_at.is_not(None))
+        retire = (
+            update(table)
+            .where(*successors(table), table.c.used_at.is_(None), ~used.exists())
+            .values(used_at=now)
+        )
+        async with self._engine.begin() as connection:
+            return (await connection.execute(retire)).rowcount > 0
 
 
 _REREAD_WINDOW = 256

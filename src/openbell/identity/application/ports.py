@@ -187,6 +187,11 @@ class GrantRepository(Protocol):
     ) -> tuple[RefreshToken, bool] | None:
         """The token and whether this call used it first (False: a reuse); None if unknown."""
 
+    async def retire_successors(self, token: RefreshToken, now: int) -> bool:
+        """Mark the refresh tokens of `token`'s grant issued since it was used (its
+        successors) used too, so a replacement can take their place; False, changing
+        nothing, if there is none yet or one of them was used already."""
+
 
 class RevocationStore(Protocol):
     """Where revocations are shared between processes; each keeps a local copy to check."""

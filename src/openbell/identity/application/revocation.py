@@ -63,7 +63,7 @@ class RevocationService:
         revoked = self._revoked
         for key in keys:
             entry = revoked.get(key)
-            if entry is not None and refuses(entry.revoked_at, issued_at):
+            if entry is not None and refuses(entry, issued_at):
                 return True
         return False
 

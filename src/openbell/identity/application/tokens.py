@@ -80,6 +80,9 @@ class TokenPolicy:
     refresh_idle_seconds: int = 900
     refresh_absolute_seconds: int = 43_200
     step_up_max_age_seconds: int = 300
+    refresh_reuse_grace_seconds: int = 5
+    """A client replaying its refresh token this soon after using it (the answer got lost)
+    gets new tokens in place of the lost ones, instead of losing the whole family."""
 
 
 def new_refresh_token() -> str:
@@ -241,11 +244,12 @@ class TokenService:
         if consumed is None:
             raise InvalidGrantError(_INVALID_GRANT)
         token, first_use = consumed
-        if token.client_id != client.client_id:
-            raise InvalidGrantError(_INVALID_GRANT)
-        if not first_use:
+        same_client = token.client_id == client.client_id
+        if not first_use and not (same_client and await self._lost_answer(token, now)):
             # Reuse of a rotated token: one of the two holders is a thief; end the family.
             await self._revoke_grant(token.grant_id)
+            raise InvalidGrantError(_INVALID_GRANT)
+        if not same_client:
             raise InvalidGrantError(_INVALID_GRANT)
         grant = await grants.get_grant(token.grant_id)
         user = None if grant is None else await users.get(grant.user_id)
@@ -258,6 +262,15 @@ class TokenService:
         if request.scope:
             scopes = grant_scopes(grant.scopes, request.scope)
         return await self._user_tokens(client, user, grant, scopes, nonce=None)
+
+    async def _lost_answer(self, token: RefreshToken, now: int) -> bool:
+        """Whether a replay looks like a client retrying after losing the answer: within
+        the grace window, after that answer was made, and the refresh token it carried
+        never used. Then that token is retired: the family keeps one live refresh token."""
+        grace = self._policy.refresh_reuse_grace_seconds * NANOSECONDS
+        if token.used_at is None or now - token.used_at > grace:
+            return False
+        return await self._stores()[1].retire_successors(token, now)
 
     async def _user_tokens(
         self,

@@ -1,7 +1,8 @@
 """What a revocation names: one token, a grant, a user or a client, and since when.
 
-A token is refused when any key it carries was revoked at or after the token was issued,
-so new tokens of a re-enabled user or a fresh grant work while older ones do not. Both
+A token is refused when a user or client key it carries was revoked at or after the token
+was issued, so new tokens of a re-enabled user or a narrowed client work while older ones do
+not; a revoked token id or grant refuses its tokens whenever they were issued. Both
 instants are in nanoseconds: in whole seconds, a token issued just after a password change,
 in the same second, died with the ones the change was meant to end.
 """
@@ -29,5 +30,11 @@ class Revocation:
     plus the verifier's leeway has passed), so it can go."""
 
 
-def refuses(revoked_at: int | None, issued_at: int) -> bool:
-    return revoked_at is not None and issued_at <= revoked_at
+FOR_GOOD = frozenset({TOKEN, GRANT})
+"""A token or a grant never comes back, so its revocation refuses every token carrying it,
+whenever issued: a token minted by a request that raced the revocation dies too."""
+
+
+def refuses(revocation: Revocation, issued_at: int) -> bool:
+    kind = revocation.key.partition(":")[0]
+    return kind in FOR_GOOD or issued_at <= revocation.revoked_at
