@@ -14,18 +14,33 @@ from openbell.contracts.results import AccountView, Outcome, Rejected
 from openbell.core.bootstrap import Core
 from openbell.identity.bootstrap import Identity
 from openbell.identity.domain.errors import InvalidClientError
+from openbell.shared.ids import AccountId, Asset, PaymentReference, Symbol
+from openbell.shared.money import Amount, Price, Quantity
 
 CREDENTIALS_FILE = "demo-clients.json"
 DEMO_SCOPES = ("read", "trade")
 
-ASSETS = (DefineAsset("USD", 2), DefineAsset("ACME", 0), DefineAsset("BOLT", 0))
-INSTRUMENTS = (
-    ListInstrument("ACME", "ACME", "USD", "0.01", "1", 1, 100_000, 15_000, 1_000, 5, 10),
-    ListInstrument("BOLT", "BOLT", "USD", "0.01", "1", 1, 100_000, 4_250, 1_000, 5, 10),
+USD, ACME, BOLT = Asset("USD"), Asset("ACME"), Asset("BOLT")
+ASSETS = (DefineAsset(USD, 2), DefineAsset(ACME, 0), DefineAsset(BOLT, 0))
+INSTRUMENTS = tuple(
+    ListInstrument(
+        Symbol(base),
+        base,
+        USD,
+        "0.01",
+        "1",
+        Quantity(1),
+        Quantity(100_000),
+        Price(price),
+        1_000,
+        5,
+        10,
+    )
+    for base, price in ((ACME, 15_000), (BOLT, 4_250))
 )
 TRADERS = {
-    "alice": {"USD": 100_000_000, "ACME": 5_000, "BOLT": 5_000},  # $1,000,000.00
-    "bob": {"USD": 100_000_000, "ACME": 5_000, "BOLT": 5_000},
+    "alice": {USD: Amount(100_000_000), ACME: Amount(5_000), BOLT: Amount(5_000)},  # $1,000,000
+    "bob": {USD: Amount(100_000_000), ACME: Amount(5_000), BOLT: Amount(5_000)},
 }
 
 
@@ -47,7 +62,8 @@ async def seed_demo(core: Core, identity: Identity, data_dir: Path) -> Path:
     for name, deposits in TRADERS.items():
         client_id, secret, account_id = await _trader(core, identity, name, saved.get(name))
         for asset, amount in deposits.items():
-            await _run(core, Deposit(account_id, asset, amount, f"demo-{name}-{asset}"))
+            reference = PaymentReference(f"demo-{name}-{asset}")
+            await _run(core, Deposit(account_id, asset, amount, reference))
         credentials.append({"name": name, "client_id": client_id, "client_secret": secret})
     _write_private(path, json.dumps(credentials, indent=2) + "\n")
     return path
@@ -55,7 +71,7 @@ async def seed_demo(core: Core, identity: Identity, data_dir: Path) -> Path:
 
 async def _trader(
     core: Core, identity: Identity, name: str, saved: dict[str, str] | None
-) -> tuple[str, str, int]:
+) -> tuple[str, str, AccountId]:
     """The trader's working credentials: the saved ones if they still work, else new ones."""
     existing = [c for c in await identity.clients.list_clients() if c.name == f"demo:{name}"]
     active = [c for c in existing if c.revoked_at is None]
@@ -66,8 +82,8 @@ async def _trader(
             pass
         else:
             if client.account_id is not None:
-                return saved["client_id"], saved["client_secret"], client.account_id
-    account_id = next((c.account_id for c in existing if c.account_id is not None), None)
+                return saved["client_id"], saved["client_secret"], AccountId(client.account_id)
+    account_id = next((AccountId(c.account_id) for c in existing if c.account_id is not None), None)
     if account_id is None:
         opened = await _run(core, OpenAccount())
         if not isinstance(opened.result, AccountView):

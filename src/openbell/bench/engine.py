@@ -43,7 +43,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import uvloop
 
@@ -79,7 +79,7 @@ from openbell.contracts.commands import (
 )
 from openbell.contracts.enums import OrderType, Side, TimeInForce
 from openbell.contracts.events import TradeExecuted
-from openbell.contracts.results import AccountView, OrderView, Rejected
+from openbell.contracts.results import AccountView, OrderView, Outcome, Rejected
 from openbell.core.application.tuning import (
     MIDDLE_GENERATION_THRESHOLD,
     OLD_GENERATION_THRESHOLD,
@@ -87,10 +87,12 @@ from openbell.core.application.tuning import (
 )
 from openbell.core.domain import market as market_module
 from openbell.core.domain.exchange import Exchange
+from openbell.shared.ids import AccountId, Asset, ClientOrderId, OrderId, PaymentReference
+from openbell.shared.money import Amount, Price, Quantity
 
-QUOTE, BASE = "USD", SYMBOL
-QUOTE_FUNDS = 10**18
-BASE_FUNDS = 10**15
+QUOTE, BASE = Asset("USD"), Asset(SYMBOL)
+QUOTE_FUNDS = Amount(10**18)
+BASE_FUNDS = Amount(10**15)
 WARMUP_COMMANDS = 20_000
 CHUNK = 1024
 JOURNAL_WINDOW = 8192
@@ -339,9 +341,9 @@ def setup_commands(market: Market) -> list[Command]:
             quote_asset=QUOTE,
             tick_size="0.01",
             lot_size="1",
-            min_quantity=1,
-            max_quantity=market.max_quantity,
-            reference_price=market.reference_price,
+            min_quantity=Quantity(1),
+            max_quantity=Quantity(market.max_quantity),
+            reference_price=Price(market.reference_price),
             price_band_bps=market.band_bps,
             maker_fee_bps=1,
             taker_fee_bps=2,
@@ -351,27 +353,35 @@ def setup_commands(market: Market) -> list[Command]:
     return setup
 
 
-def _new_exchange(market: Market) -> tuple[Exchange, dict[int, int]]:
+def plain_apply(exchange: Exchange) -> Callable[[Command, int, int], Outcome]:
+    """`exchange.apply` fed plain ints: loops that count sequence numbers themselves (and
+    use them as timestamps) would otherwise pay a call per command to type them."""
+    return cast("Callable[[Command, int, int], Outcome]", exchange.apply)
+
+
+def _new_exchange(market: Market) -> tuple[Exchange, dict[int, AccountId]]:
     """A funded exchange and the map from workload account to openbell account id."""
     exchange = Exchange()
-    accounts: dict[int, int] = {}
+    apply = plain_apply(exchange)
+    accounts: dict[int, AccountId] = {}
     sequence = 0
     for command in setup_commands(market):
         sequence += 1
-        result = exchange.apply(command, sequence, sequence).result
+        result = apply(command, sequence, sequence).result
         if isinstance(result, AccountView):
             accounts[market.accounts[len(accounts)]] = result.account_id
     for command in funding_commands(accounts):
         sequence += 1
-        exchange.apply(command, sequence, sequence)
+        apply(command, sequence, sequence)
     return exchange, accounts
 
 
-def funding_commands(accounts: dict[int, int]) -> list[Command]:
+def funding_commands(accounts: dict[int, AccountId]) -> list[Command]:
     funding: list[Command] = []
     for account_id in accounts.values():
-        funding.append(Deposit(account_id, QUOTE, QUOTE_FUNDS, f"bench-{QUOTE}-{account_id}"))
-        funding.append(Deposit(account_id, BASE, BASE_FUNDS, f"bench-{BASE}-{account_id}"))
+        for asset, funds in ((QUOTE, QUOTE_FUNDS), (BASE, BASE_FUNDS)):
+            reference = PaymentReference(f"bench-{asset}-{account_id}")
+            funding.append(Deposit(account_id, asset, funds, reference))
     return funding
 
 
@@ -385,14 +395,14 @@ def convert_for_openbell(records: Sequence[Record], market: Market) -> OpenbellS
     """
     scratch, accounts = _new_exchange(market)
     simulation = ReferenceBook()
-    order_ids: dict[int, int] = {}
+    order_ids: dict[int, OrderId] = {}
     totals: dict[int, int] = {}
     commands: list[Command] = []
-    sequence = scratch.sequence
+    apply, sequence = plain_apply(scratch), int(scratch.sequence)
     for record in records:
         command = _openbell_command(record, accounts, order_ids, totals, simulation)
         sequence += 1
-        result = scratch.apply(command, sequence, sequence).result
+        result = apply(command, sequence, sequence).result
         if record["op"] == "place":
             order = result.order if isinstance(result, Rejected) else result
             if isinstance(order, OrderView):
@@ -406,8 +416,8 @@ def convert_for_openbell(records: Sequence[Record], market: Market) -> OpenbellS
 
 def _openbell_command(
     record: Record,
-    accounts: dict[int, int],
-    order_ids: dict[int, int],
+    accounts: dict[int, AccountId],
+    order_ids: dict[int, OrderId],
     totals: dict[int, int],
     simulation: ReferenceBook,
 ) -> Command:
@@ -416,16 +426,19 @@ def _openbell_command(
     if op == "place":
         side = Side.BUY if record["side"] == "buy" else Side.SELL
         tif = TIME_IN_FORCE_ENUM[TIME_IN_FORCE[str(record["tif"])]]
-        price, quantity = int(record["price"]), int(record["quantity"])
-        return PlaceOrder(account, str(key), SYMBOL, side, OrderType.LIMIT, price, quantity, tif)
-    order_id = order_ids.get(key, 0)
+        price, quantity = Price(int(record["price"])), Quantity(int(record["quantity"]))
+        client_order_id = ClientOrderId(str(key))
+        return PlaceOrder(
+            account, client_order_id, SYMBOL, side, OrderType.LIMIT, price, quantity, tif
+        )
+    order_id = order_ids.get(key, OrderId(0))
     if op == "move":
-        return AmendOrder(account, order_id, price=int(record["price"]))
+        return AmendOrder(account, order_id, price=Price(int(record["price"])))
     resting = simulation.resting(key)
     by = int(record["quantity"]) if op == "reduce" else 0
     if op == "reduce" and resting is not None and resting.quantity > by and key in totals:
         totals[key] -= by
-        return AmendOrder(account, order_id, quantity=totals[key])
+        return AmendOrder(account, order_id, quantity=Quantity(totals[key]))
     return CancelOrder(account, order_id)
 
 
@@ -435,11 +448,11 @@ def _openbell_command(
 def time_openbell(stream: OpenbellStream) -> Timing:
     """Apply the stream to a fresh exchange, timing each command."""
     exchange = Exchange()
+    apply = plain_apply(exchange)
     sequence = 0
     for command in stream.setup:
         sequence += 1
-        exchange.apply(command, sequence, sequence)
-    apply = exchange.apply
+        apply(command, sequence, sequence)
     clock = time.perf_counter_ns
     latencies: list[int] = []
     record = latencies.append
@@ -682,7 +695,7 @@ def openbell_bytes_per_order(count: int) -> float:
     exchange, accounts = _new_exchange(market)
     account_ids = list(accounts.values())
     orders = _memory_orders(count)
-    apply, sequence = exchange.apply, exchange.sequence
+    apply, sequence = plain_apply(exchange), int(exchange.sequence)
     gc.collect()
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
@@ -691,7 +704,14 @@ def openbell_bytes_per_order(count: int) -> float:
         side = Side.BUY if is_buy else Side.SELL
         account = account_ids[order_id % len(account_ids)]
         command = PlaceOrder(
-            account, str(order_id), SYMBOL, side, OrderType.LIMIT, price, quantity, TimeInForce.GTC
+            account,
+            ClientOrderId(str(order_id)),
+            SYMBOL,
+            side,
+            OrderType.LIMIT,
+            Price(price),
+            Quantity(quantity),
+            TimeInForce.GTC,
         )
         apply(command, sequence, sequence)
     gc.collect()

@@ -113,14 +113,14 @@ def run_mode(
     stream = engine.convert_for_openbell(records, market)
     calls, reference_state = engine.reference_calls(engine.to_operations(records))
     exchange = Exchange()
+    apply = engine.plain_apply(exchange)
     sequence = 0
     for command in stream.setup:
         sequence += 1
-        exchange.apply(command, sequence, sequence)
+        apply(command, sequence, sequence)
     gc.collect()
     gc.freeze()
     if mode == "openbell":
-        apply = exchange.apply
         trades = traded = 0
         for command in stream.commands:
             sequence += 1

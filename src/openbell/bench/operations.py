@@ -9,8 +9,10 @@ can check that they all end where the reference book ends.
 from collections.abc import Callable
 from typing import NamedTuple
 
+from openbell.shared.ids import Symbol
+
 PLACE, CANCEL, REDUCE, MOVE = 0, 1, 2, 3
-SYMBOL = "ACME"
+SYMBOL = Symbol("ACME")
 """The one instrument every benchmark stream trades."""
 
 Operation = tuple[int, int, bool, int, int, int]

@@ -7,28 +7,30 @@ commands themselves carry only what the caller decided.
 from typing import NamedTuple
 
 from openbell.contracts.enums import OrderType, SelfTradePrevention, Side, TimeInForce
+from openbell.shared.ids import AccountId, Asset, ClientOrderId, OrderId, PaymentReference, Symbol
+from openbell.shared.money import Amount, Price, Quantity
 
 
 class DefineAsset(NamedTuple):
     """Make an asset known, with the number of decimal places of its minor unit."""
 
-    asset: str
+    asset: Asset
     scale: int
 
 
 class ListInstrument(NamedTuple):
     """List an instrument that trades `base_asset` against `quote_asset`."""
 
-    symbol: str
-    base_asset: str
-    quote_asset: str
+    symbol: Symbol
+    base_asset: Asset
+    quote_asset: Asset
     tick_size: str
     """Decimal string: the price increment, in quote asset per unit of base asset."""
     lot_size: str
     """Decimal string: the quantity increment, in units of base asset."""
-    min_quantity: int
-    max_quantity: int
-    reference_price: int
+    min_quantity: Quantity
+    max_quantity: Quantity
+    reference_price: Price
     price_band_bps: int
     """Orders must be priced within this many basis points of the reference price."""
     maker_fee_bps: int
@@ -36,19 +38,19 @@ class ListInstrument(NamedTuple):
 
 
 class SetReferencePrice(NamedTuple):
-    symbol: str
-    price: int
+    symbol: Symbol
+    price: Price
 
 
 class HaltMarket(NamedTuple):
     """Halt one symbol, or every symbol when `symbol` is None. Cancels stay allowed."""
 
-    symbol: str | None
+    symbol: Symbol | None
     reason: str
 
 
 class ResumeMarket(NamedTuple):
-    symbol: str | None
+    symbol: Symbol | None
 
 
 class OpenAccount(NamedTuple):
@@ -58,28 +60,28 @@ class OpenAccount(NamedTuple):
 class Deposit(NamedTuple):
     """Credit an account from the external clearing account; `reference` is the idempotency key."""
 
-    account_id: int
-    asset: str
-    amount: int
-    reference: str
+    account_id: AccountId
+    asset: Asset
+    amount: Amount
+    reference: PaymentReference
 
 
 class PlaceOrder(NamedTuple):
-    account_id: int
-    client_order_id: str
-    symbol: str
+    account_id: AccountId
+    client_order_id: ClientOrderId
+    symbol: Symbol
     side: Side
     order_type: OrderType
-    price: int | None
-    quantity: int
+    price: Price | None
+    quantity: Quantity
     time_in_force: TimeInForce
     post_only: bool = False
     self_trade_prevention: SelfTradePrevention = SelfTradePrevention.CANCEL_TAKER
 
 
 class CancelOrder(NamedTuple):
-    account_id: int
-    order_id: int
+    account_id: AccountId
+    order_id: OrderId
 
 
 class AmendOrder(NamedTuple):
@@ -88,10 +90,10 @@ class AmendOrder(NamedTuple):
     A lower quantity keeps time priority; a higher quantity or a new price loses it.
     """
 
-    account_id: int
-    order_id: int
-    quantity: int | None = None
-    price: int | None = None
+    account_id: AccountId
+    order_id: OrderId
+    quantity: Quantity | None = None
+    price: Price | None = None
 
 
 Command = (

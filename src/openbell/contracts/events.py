@@ -15,67 +15,77 @@ from openbell.contracts.enums import (
     Side,
     TimeInForce,
 )
+from openbell.shared.ids import (
+    AccountId,
+    Asset,
+    ClientOrderId,
+    OrderId,
+    PaymentReference,
+    Symbol,
+    TradeId,
+)
+from openbell.shared.money import Amount, Price, Quantity
 
 
 class AssetDefined(NamedTuple):
-    asset: str
+    asset: Asset
     scale: int
 
 
 class InstrumentListed(NamedTuple):
-    symbol: str
-    base_asset: str
-    quote_asset: str
+    symbol: Symbol
+    base_asset: Asset
+    quote_asset: Asset
 
 
 class ReferencePriceSet(NamedTuple):
-    symbol: str
-    price: int
+    symbol: Symbol
+    price: Price
 
 
 class MarketHalted(NamedTuple):
-    symbol: str | None
+    symbol: Symbol | None
     reason: str
 
 
 class MarketResumed(NamedTuple):
-    symbol: str | None
+    symbol: Symbol | None
 
 
 class AccountOpened(NamedTuple):
-    account_id: int
+    account_id: AccountId
 
 
 class FundsDeposited(NamedTuple):
-    account_id: int
-    asset: str
-    amount: int
-    reference: str
+    account_id: AccountId
+    asset: Asset
+    amount: Amount
+    reference: PaymentReference
 
 
 class OrderAccepted(NamedTuple):
-    order_id: int
-    account_id: int
-    client_order_id: str
-    symbol: str
+    order_id: OrderId
+    account_id: AccountId
+    client_order_id: ClientOrderId
+    symbol: Symbol
     side: Side
     order_type: OrderType
-    price: int | None
-    quantity: int
+    price: Price | None
+    quantity: Quantity
     time_in_force: TimeInForce
     post_only: bool
     self_trade_prevention: SelfTradePrevention
 
 
 class OrderRejected(NamedTuple):
-    order_id: int
-    account_id: int
-    client_order_id: str
-    symbol: str
+    order_id: OrderId
+    account_id: AccountId
+    client_order_id: ClientOrderId
+    symbol: Symbol
     side: Side
     order_type: OrderType
-    price: int | None
-    quantity: int
+    price: Price | None
+    quantity: Quantity
     time_in_force: TimeInForce
     post_only: bool
     self_trade_prevention: SelfTradePrevention
@@ -85,37 +95,37 @@ class OrderRejected(NamedTuple):
 class TradeExecuted(NamedTuple):
     """One match: the buyer's quote went to the seller, the seller's base to the buyer."""
 
-    trade_id: int
-    symbol: str
-    price: int
-    quantity: int
-    quote_amount: int
+    trade_id: TradeId
+    symbol: Symbol
+    price: Price
+    quantity: Quantity
+    quote_amount: Amount
     """Price times quantity in the quote asset's minor units, before fees."""
     taker_side: Side
-    maker_order_id: int
-    maker_account_id: int
-    maker_fee: int
-    taker_order_id: int
-    taker_account_id: int
-    taker_fee: int
+    maker_order_id: OrderId
+    maker_account_id: AccountId
+    maker_fee: Amount
+    taker_order_id: OrderId
+    taker_account_id: AccountId
+    taker_fee: Amount
 
 
 class OrderCancelled(NamedTuple):
-    order_id: int
-    account_id: int
-    symbol: str
+    order_id: OrderId
+    account_id: AccountId
+    symbol: Symbol
     side: Side
-    remaining_quantity: int
+    remaining_quantity: Quantity
     reason: CancelReason
 
 
 class OrderAmended(NamedTuple):
-    order_id: int
-    account_id: int
-    symbol: str
+    order_id: OrderId
+    account_id: AccountId
+    symbol: Symbol
     side: Side
-    price: int | None
-    quantity: int
+    price: Price | None
+    quantity: Quantity
     priority_kept: bool
 
 

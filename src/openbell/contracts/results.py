@@ -13,29 +13,32 @@ from openbell.contracts.enums import (
     TimeInForce,
 )
 from openbell.contracts.events import Event
+from openbell.shared.ids import AccountId, Asset, ClientOrderId, OrderId, SequenceNumber, Symbol
+from openbell.shared.money import Amount, Price, Quantity
+from openbell.shared.time import Timestamp
 
 
 class OrderView(NamedTuple):
     """An order as it stands after a command."""
 
-    order_id: int
-    account_id: int
-    client_order_id: str
-    symbol: str
+    order_id: OrderId
+    account_id: AccountId
+    client_order_id: ClientOrderId
+    symbol: Symbol
     side: Side
     order_type: OrderType
-    price: int | None
-    quantity: int
-    filled_quantity: int
-    filled_amount: int
+    price: Price | None
+    quantity: Quantity
+    filled_quantity: Quantity
+    filled_amount: Amount
     """Sum of the quote amounts of its fills, in minor units: average price = this / filled."""
-    fees_paid: int
+    fees_paid: Amount
     status: OrderStatus
     time_in_force: TimeInForce
     post_only: bool
     self_trade_prevention: SelfTradePrevention
-    created_at: int
-    updated_at: int
+    created_at: Timestamp
+    updated_at: Timestamp
     reason: str | None
     """Why it was rejected or cancelled, when it was."""
 
@@ -54,18 +57,18 @@ class DuplicateOrder(NamedTuple):
     finished, callers read it from the order read model by `order_id`.
     """
 
-    order_id: int
+    order_id: OrderId
     order: OrderView | None
 
 
 class BalanceView(NamedTuple):
-    asset: str
-    available: int
-    held: int
+    asset: Asset
+    available: Amount
+    held: Amount
 
 
 class AccountView(NamedTuple):
-    account_id: int
+    account_id: AccountId
 
 
 class Done(NamedTuple):
@@ -78,24 +81,24 @@ Result = OrderView | Rejected | DuplicateOrder | BalanceView | AccountView | Don
 class Outcome(NamedTuple):
     """A sequenced command, what it returned, and the events it produced."""
 
-    sequence: int
-    timestamp: int
+    sequence: SequenceNumber
+    timestamp: Timestamp
     command: Command
     result: Result
     events: list[Event]
 
 
 class InstrumentView(NamedTuple):
-    symbol: str
-    base_asset: str
-    quote_asset: str
+    symbol: Symbol
+    base_asset: Asset
+    quote_asset: Asset
     base_scale: int
     quote_scale: int
     tick_size: str
     lot_size: str
-    min_quantity: int
-    max_quantity: int
-    reference_price: int
+    min_quantity: Quantity
+    max_quantity: Quantity
+    reference_price: Price
     price_band_bps: int
     maker_fee_bps: int
     taker_fee_bps: int
@@ -105,7 +108,7 @@ class InstrumentView(NamedTuple):
 class BookView(NamedTuple):
     """Aggregated depth: (price, quantity) per level, best first."""
 
-    symbol: str
-    sequence: int
-    bids: list[tuple[int, int]]
-    asks: list[tuple[int, int]]
+    symbol: Symbol
+    sequence: SequenceNumber
+    bids: list[tuple[Price, Quantity]]
+    asks: list[tuple[Price, Quantity]]

@@ -1,7 +1,10 @@
 """Time is read through a Clock port so the core stays deterministic and tests stay hermetic."""
 
 import time
-from typing import Protocol
+from typing import NewType, Protocol
+
+Timestamp = NewType("Timestamp", int)
+"""Nanoseconds since the Unix epoch, as the sequencer stamps every command."""
 
 
 class Clock(Protocol):

@@ -4,13 +4,15 @@ from collections.abc import AsyncIterator, Sequence
 from typing import NamedTuple, Protocol
 
 from openbell.contracts.commands import Command
+from openbell.shared.ids import SequenceNumber
+from openbell.shared.time import Timestamp
 
 
 class JournalEntry(NamedTuple):
     """A command as sequenced: its number, the time it was stamped, and the command."""
 
-    sequence: int
-    timestamp: int
+    sequence: SequenceNumber
+    timestamp: Timestamp
     command: Command
 
 

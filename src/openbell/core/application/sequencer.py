@@ -24,7 +24,8 @@ from openbell.core.application.ports import Journal, JournalEntry
 from openbell.core.application.snapshots import Snapshotter
 from openbell.core.domain.exchange import Exchange
 from openbell.shared.errors import OverloadedError, UnavailableError
-from openbell.shared.time import Clock
+from openbell.shared.ids import SequenceNumber
+from openbell.shared.time import Clock, Timestamp
 
 logger = logging.getLogger(__name__)
 _new_tuple: Final[Any] = tuple.__new__  # builds a NamedTuple without its Python __new__
@@ -51,7 +52,7 @@ class _Batch(NamedTuple):
 
 
 class SequencerStats(NamedTuple):
-    committed_sequence: int
+    committed_sequence: SequenceNumber
     inbox: int
     batches: int
     commands: int
@@ -86,13 +87,13 @@ class Sequencer:
         self._task: asyncio.Task[None] | None = None
         self._accepting = False
         self._failure: BaseException | None = None
-        self._last_timestamp = 0
+        self._last_timestamp = Timestamp(0)
         self._next_sequence = exchange.sequence + 1
         self._batches = self._commands = self._largest_batch = 0
         self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
 
     @property
-    def committed_sequence(self) -> int:
+    def committed_sequence(self) -> SequenceNumber:
         """The sequence number of the last command journaled and applied."""
         return self.exchange.sequence
 
@@ -177,7 +178,7 @@ class Sequencer:
         if not self._inbox or any(not batch.write.done() for batch in pipeline):
             return
         callers = self._take_batch()
-        timestamp = max(self._clock.now_ns(), self._last_timestamp)
+        timestamp = Timestamp(max(self._clock.now_ns(), self._last_timestamp))
         self._last_timestamp = timestamp
         first = self._next_sequence
         self._next_sequence = first + len(callers)

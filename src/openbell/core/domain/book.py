@@ -17,11 +17,15 @@ from openbell.contracts.enums import (
     Side,
     TimeInForce,
 )
-from openbell.core.domain.ledger import Balance
+from openbell.core.domain.ledger import NO_AMOUNT, Balance
+from openbell.shared.ids import AccountId, ClientOrderId, OrderId, SequenceNumber, Symbol
+from openbell.shared.money import Price, Quantity
+from openbell.shared.time import Timestamp
 
 # Enum members as module constants: the compiled core reads these as C statics.
 BUY: Final = Side.BUY
 NEW: Final = OrderStatus.NEW
+NO_QUANTITY: Final = Quantity(0)
 
 
 class Order:
@@ -56,18 +60,18 @@ class Order:
 
     def __init__(
         self,
-        order_id: int,
-        account_id: int,
-        client_order_id: str,
-        symbol: str,
+        order_id: OrderId,
+        account_id: AccountId,
+        client_order_id: ClientOrderId,
+        symbol: Symbol,
         side: Side,
         order_type: OrderType,
-        price: int,
-        quantity: int,
+        price: Price,
+        quantity: Quantity,
         time_in_force: TimeInForce,
         post_only: bool,
         self_trade_prevention: SelfTradePrevention,
-        timestamp: int,
+        timestamp: Timestamp,
         balances: tuple[Balance, Balance],
     ) -> None:
         self.order_id = order_id
@@ -81,9 +85,9 @@ class Order:
         self.quantity = quantity
         self.remaining = quantity
         """Quantity still resting or still to match; zero once the order is done."""
-        self.filled = 0
-        self.filled_amount = 0
-        self.fees_paid = 0
+        self.filled = NO_QUANTITY
+        self.filled_amount = NO_AMOUNT
+        self.fees_paid = NO_AMOUNT
         self.time_in_force = time_in_force
         self.post_only = post_only
         self.self_trade_prevention = self_trade_prevention
@@ -91,7 +95,7 @@ class Order:
         self.updated_at = timestamp
         self.status = NEW
         self.reason: str | None = None
-        self.held = 0
+        self.held = NO_AMOUNT
         """What this order still holds, in the hold asset's minor units."""
         self.hold_balance, self.receive_balance = balances
         """The balances its hold sits in (quote for a buy, base for a sell) and its fills
@@ -105,11 +109,11 @@ class Level:
 
     __slots__ = ("head", "price", "quantity", "tail")
 
-    def __init__(self, price: int) -> None:
+    def __init__(self, price: Price) -> None:
         self.price = price
         self.head: Order | None = None
         self.tail: Order | None = None
-        self.quantity = 0
+        self.quantity = NO_QUANTITY
 
     def orders(self) -> Iterator[Order]:
         order = self.head
@@ -135,7 +139,7 @@ class BookSide:
 
     def __init__(self, sign: int) -> None:
         self.sign = sign
-        self.levels: dict[int, Level] = {}
+        self.levels: dict[Price, Level] = {}
         self.heap: list[int] = []
         self.in_heap: set[int] = set()
 
@@ -156,7 +160,7 @@ class BookSide:
         else:
             tail.next_order = order
         level.tail = order
-        level.quantity += order.remaining
+        level.quantity = Quantity(level.quantity + order.remaining)
 
     def remove(self, order: Order) -> None:
         """Take a resting order out of its queue; its fields are left as they are."""
@@ -171,7 +175,7 @@ class BookSide:
         else:
             following.previous_order = previous
         order.previous_order = order.next_order = None
-        level.quantity -= order.remaining
+        level.quantity = Quantity(level.quantity - order.remaining)
         if level.head is None:
             del self.levels[order.price]
 
@@ -179,7 +183,7 @@ class BookSide:
         """The best live level, dropping stale heap entries on the way."""
         heap, levels = self.heap, self.levels
         while heap:
-            level = levels.get(heap[0] * self.sign)
+            level = levels.get(Price(heap[0] * self.sign))
             if level is not None:
                 return level
             self.in_heap.discard(heapq.heappop(heap))
@@ -189,7 +193,7 @@ class BookSide:
         """Forget the best level after it has been emptied by matching."""
         key = heapq.heappop(self.heap)
         self.in_heap.discard(key)
-        del self.levels[key * self.sign]
+        del self.levels[Price(key * self.sign)]
 
     def iter_levels(self) -> Iterator[Level]:
         """Live levels best first, without disturbing the heap: O(k log k) for the first k."""
@@ -200,15 +204,15 @@ class BookSide:
         size = len(heap)
         while frontier:
             key, index = heapq.heappop(frontier)
-            level = levels.get(key * sign)
+            level = levels.get(Price(key * sign))
             if level is not None:
                 yield level
             for child in (2 * index + 1, 2 * index + 2):
                 if child < size:
                     heapq.heappush(frontier, (heap[child], child))
 
-    def depth(self, limit: int) -> list[tuple[int, int]]:
-        result: list[tuple[int, int]] = []
+    def depth(self, limit: int) -> list[tuple[Price, Quantity]]:
+        result: list[tuple[Price, Quantity]] = []
         for level in self.iter_levels():
             if len(result) >= limit:
                 break
@@ -226,11 +230,11 @@ class Book:
 
     __slots__ = ("asks", "bids", "sequence", "symbol")
 
-    def __init__(self, symbol: str) -> None:
+    def __init__(self, symbol: Symbol) -> None:
         self.symbol = symbol
         self.bids = BookSide(-1)
         self.asks = BookSide(1)
-        self.sequence = 0
+        self.sequence = SequenceNumber(0)
 
     def side_of(self, side: Side) -> BookSide:
         return self.bids if side is BUY else self.asks

@@ -57,6 +57,17 @@ from openbell.core.domain.book import Order
 from openbell.core.domain.instruments import MAX_SCALE, Instrument, InstrumentError
 from openbell.core.domain.ledger import CLEARING_ACCOUNT, FEE_ACCOUNT, Ledger
 from openbell.core.domain.market import Counter, Market
+from openbell.shared.ids import (
+    AccountId,
+    Asset,
+    ClientOrderId,
+    OrderId,
+    PaymentReference,
+    SequenceNumber,
+    Symbol,
+)
+from openbell.shared.money import Amount, Quantity
+from openbell.shared.time import Timestamp
 
 _new: Final[Any] = tuple.__new__
 BUY: Final = Side.BUY
@@ -66,7 +77,7 @@ FOK: Final = TimeInForce.FOK
 HALTED: Final = InstrumentStatus.HALTED
 DONE: Final = Done()
 
-Handler = Callable[[Any, int, list[Event]], Result]
+Handler = Callable[[Any, Timestamp, list[Event]], Result]
 
 
 class SequenceError(Exception):
@@ -77,13 +88,14 @@ class Exchange:
     """Accounts, instruments and books, changed only by `apply`."""
 
     def __init__(self) -> None:
-        self.sequence = 0
+        self.sequence = SequenceNumber(0)
         self.ledger = Ledger()
-        self.assets: dict[str, int] = {}
-        self.markets: dict[str, Market] = {}
-        self.open_orders: dict[int, Order] = {}
-        self.client_order_ids: dict[tuple[int, str], int] = {}
-        self.deposits: dict[str, tuple[int, str, int]] = {}
+        self.assets: dict[Asset, int] = {}
+        """Each asset's scale: the number of decimal places of its minor unit."""
+        self.markets: dict[Symbol, Market] = {}
+        self.open_orders: dict[OrderId, Order] = {}
+        self.client_order_ids: dict[tuple[AccountId, ClientOrderId], OrderId] = {}
+        self.deposits: dict[PaymentReference, tuple[AccountId, Asset, Amount]] = {}
         self.counter = Counter()
         self.halted = False
         self.halt_reason = ""
@@ -98,7 +110,7 @@ class Exchange:
             ResumeMarket: self._resume_market,
         }
 
-    def apply(self, command: Command, sequence: int, timestamp: int) -> Outcome:
+    def apply(self, command: Command, sequence: SequenceNumber, timestamp: Timestamp) -> Outcome:
         """Apply one sequenced command and return what it did."""
         if sequence != self.sequence + 1:
             raise SequenceError(f"expected sequence {self.sequence + 1}, got {sequence}")
@@ -119,14 +131,16 @@ class Exchange:
 
     # --- orders -----------------------------------------------------------------
 
-    def _place_order(self, command: PlaceOrder, timestamp: int, events: list[Event]) -> Result:
+    def _place_order(
+        self, command: PlaceOrder, timestamp: Timestamp, events: list[Event]
+    ) -> Result:
         key = (command.account_id, command.client_order_id)
         existing = self.client_order_ids.get(key)
         if existing is not None:
             resting = self.open_orders.get(existing)
             return DuplicateOrder(existing, order_view(resting) if resting else None)
         counter = self.counter
-        order_id = counter.next_order_id
+        order_id = OrderId(counter.next_order_id)
         counter.next_order_id = order_id + 1
         market = self.markets.get(command.symbol)
         reason = self._check_order(command, market)
@@ -147,7 +161,7 @@ class Exchange:
             cost = instrument.buy_cost(price, quantity)
             hold, receive = quote_balance, base_balance
         else:
-            cost = quantity * instrument.base_per_lot
+            cost = Amount(quantity * instrument.base_per_lot)
             hold, receive = base_balance, quote_balance
         order = Order(
             order_id,
@@ -167,8 +181,8 @@ class Exchange:
         reason = _pre_trade_check(market, order, hold.available, cost)
         if reason is not None:
             return _reject(command, order_id, reason, timestamp, events)
-        hold.available -= cost
-        hold.held += cost
+        hold.available = Amount(hold.available - cost)
+        hold.held = Amount(hold.held + cost)
         order.held = cost
         self.client_order_ids[key] = order_id
         # Concatenation, not unpacking: the compiled core joins two tuples without a list.
@@ -201,14 +215,18 @@ class Exchange:
             return RejectReason.PRICE_OUT_OF_BAND
         return None
 
-    def _cancel_order(self, command: CancelOrder, timestamp: int, events: list[Event]) -> Result:
+    def _cancel_order(
+        self, command: CancelOrder, timestamp: Timestamp, events: list[Event]
+    ) -> Result:
         order = self.open_orders.get(command.order_id)
         if order is None or order.account_id != command.account_id:
             return Rejected(RejectReason.UNKNOWN_ORDER)
         self.markets[order.symbol].cancel(order, events, timestamp, self.sequence)
         return order_view(order)
 
-    def _amend_order(self, command: AmendOrder, timestamp: int, events: list[Event]) -> Result:
+    def _amend_order(
+        self, command: AmendOrder, timestamp: Timestamp, events: list[Event]
+    ) -> Result:
         order = self.open_orders.get(command.order_id)
         if order is None or order.account_id != command.account_id:
             return Rejected(RejectReason.UNKNOWN_ORDER)
@@ -223,12 +241,14 @@ class Exchange:
 
     # --- money ------------------------------------------------------------------
 
-    def _open_account(self, _command: OpenAccount, _timestamp: int, events: list[Event]) -> Result:
+    def _open_account(
+        self, _command: OpenAccount, _timestamp: Timestamp, events: list[Event]
+    ) -> Result:
         account_id = self.ledger.open_account()
         events.append(AccountOpened(account_id))
         return AccountView(account_id)
 
-    def _deposit(self, command: Deposit, _timestamp: int, events: list[Event]) -> Result:
+    def _deposit(self, command: Deposit, _timestamp: Timestamp, events: list[Event]) -> Result:
         account_id, asset, amount, reference = command
         if account_id <= 0 or not self.ledger.has_account(account_id):
             return Rejected(RejectReason.UNKNOWN_ACCOUNT)
@@ -250,7 +270,9 @@ class Exchange:
 
     # --- reference data and market state ------------------------------------------
 
-    def _define_asset(self, command: DefineAsset, _timestamp: int, events: list[Event]) -> Result:
+    def _define_asset(
+        self, command: DefineAsset, _timestamp: Timestamp, events: list[Event]
+    ) -> Result:
         if not command.asset or not 0 <= command.scale <= MAX_SCALE:
             return Rejected(RejectReason.UNKNOWN_ASSET)
         if command.asset in self.assets:
@@ -260,7 +282,7 @@ class Exchange:
         return DONE
 
     def _list_instrument(
-        self, command: ListInstrument, _timestamp: int, events: list[Event]
+        self, command: ListInstrument, _timestamp: Timestamp, events: list[Event]
     ) -> Result:
         if command.symbol in self.markets:
             return Rejected(RejectReason.DUPLICATE)
@@ -281,7 +303,7 @@ class Exchange:
         return market
 
     def _set_reference_price(
-        self, command: SetReferencePrice, _timestamp: int, events: list[Event]
+        self, command: SetReferencePrice, _timestamp: Timestamp, events: list[Event]
     ) -> Result:
         market = self.markets.get(command.symbol)
         if market is None:
@@ -293,7 +315,9 @@ class Exchange:
         events.append(ReferencePriceSet(command.symbol, command.price))
         return DONE
 
-    def _halt_market(self, command: HaltMarket, _timestamp: int, events: list[Event]) -> Result:
+    def _halt_market(
+        self, command: HaltMarket, _timestamp: Timestamp, events: list[Event]
+    ) -> Result:
         if command.symbol is None:
             self.halted, self.halt_reason = True, command.reason
         else:
@@ -305,7 +329,9 @@ class Exchange:
         events.append(MarketHalted(command.symbol, command.reason))
         return DONE
 
-    def _resume_market(self, command: ResumeMarket, _timestamp: int, events: list[Event]) -> Result:
+    def _resume_market(
+        self, command: ResumeMarket, _timestamp: Timestamp, events: list[Event]
+    ) -> Result:
         if command.symbol is None:
             self.halted, self.halt_reason = False, ""
         else:
@@ -322,7 +348,7 @@ class Exchange:
     def instruments(self) -> list[InstrumentView]:
         return [self._instrument_view(market) for market in self.markets.values()]
 
-    def instrument(self, symbol: str) -> InstrumentView | None:
+    def instrument(self, symbol: Symbol) -> InstrumentView | None:
         market = self.markets.get(symbol)
         return None if market is None else self._instrument_view(market)
 
@@ -346,30 +372,30 @@ class Exchange:
             status,
         )
 
-    def balances(self, account_id: int) -> list[BalanceView]:
+    def balances(self, account_id: AccountId) -> list[BalanceView]:
         balances = self.ledger.balances(account_id)
         return [
             BalanceView(asset, balances[asset].available, balances[asset].held)
             for asset in sorted(balances)
         ]
 
-    def book(self, symbol: str, depth: int) -> BookView | None:
+    def book(self, symbol: Symbol, depth: int) -> BookView | None:
         market = self.markets.get(symbol)
         if market is None:
             return None
         book = market.book
         return BookView(symbol, book.sequence, book.bids.depth(depth), book.asks.depth(depth))
 
-    def asset_scales(self) -> dict[str, int]:
+    def asset_scales(self) -> dict[Asset, int]:
         """Each asset's number of decimal places, for formatting amounts at the edge."""
         return dict(self.assets)
 
-    def open_order(self, order_id: int) -> OrderView | None:
+    def open_order(self, order_id: OrderId) -> OrderView | None:
         order = self.open_orders.get(order_id)
         return None if order is None else order_view(order)
 
 
-def instrument_from(command: ListInstrument, assets: dict[str, int]) -> Instrument:
+def instrument_from(command: ListInstrument, assets: dict[Asset, int]) -> Instrument:
     return Instrument(
         command.symbol,
         command.base_asset,
@@ -384,7 +410,7 @@ def instrument_from(command: ListInstrument, assets: dict[str, int]) -> Instrume
 
 
 def _pre_trade_check(
-    market: Market, order: Order, available: int, cost: int
+    market: Market, order: Order, available: Amount, cost: Amount
 ) -> RejectReason | None:
     """The checks that depend on balances and the book: funds, post-only, fill-or-kill."""
     if available < cost:
@@ -397,7 +423,11 @@ def _pre_trade_check(
 
 
 def _reject(
-    command: PlaceOrder, order_id: int, reason: RejectReason, timestamp: int, events: list[Event]
+    command: PlaceOrder,
+    order_id: OrderId,
+    reason: RejectReason,
+    timestamp: Timestamp,
+    events: list[Event],
 ) -> Rejected:
     events.append(_new(OrderRejected, (order_id,) + command + (reason,)))  # noqa: RUF005
     view = OrderView(
@@ -409,9 +439,9 @@ def _reject(
         command.order_type,
         command.price,
         command.quantity,
-        0,
-        0,
-        0,
+        Quantity(0),
+        Amount(0),
+        Amount(0),
         OrderStatus.REJECTED,
         command.time_in_force,
         command.post_only,

@@ -4,6 +4,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Final
 
 from openbell.contracts.enums import InstrumentStatus
+from openbell.shared.ids import Asset, Symbol
+from openbell.shared.money import Amount, Price, Quantity
 
 BPS: Final = 10_000
 MAX_SCALE: Final = 18
@@ -46,14 +48,14 @@ class Instrument:
 
     def __init__(
         self,
-        symbol: str,
-        base_asset: str,
-        quote_asset: str,
+        symbol: Symbol,
+        base_asset: Asset,
+        quote_asset: Asset,
         scales: tuple[int, int],
         tick_size: str,
         lot_size: str,
-        quantity_limits: tuple[int, int],
-        price_band: tuple[int, int],
+        quantity_limits: tuple[Quantity, Quantity],
+        price_band: tuple[Price, int],
         fees_bps: tuple[int, int],
     ) -> None:
         self.symbol = symbol
@@ -71,22 +73,22 @@ class Instrument:
         self.status = InstrumentStatus.TRADING
         self.halt_reason = ""
         reference_price, self.price_band_bps = price_band
-        self.reference_price = self.band_low = self.band_high = 0
+        self.reference_price = self.band_low = self.band_high = Price(0)
         self.set_reference_price(reference_price)
         self._check()
 
-    def set_reference_price(self, price: int) -> None:
+    def set_reference_price(self, price: Price) -> None:
         if price < 1:
             raise InstrumentError("reference price must be at least one tick")
         self.reference_price = price
         band = self.price_band_bps
-        self.band_low = max(1, -(-price * (BPS - band) // BPS))
-        self.band_high = price * (BPS + band) // BPS
+        self.band_low = Price(max(1, -(-price * (BPS - band) // BPS)))
+        self.band_high = Price(price * (BPS + band) // BPS)
 
-    def buy_cost(self, price: int, quantity: int) -> int:
+    def buy_cost(self, price: Price, quantity: Quantity) -> Amount:
         """What a buy of `quantity` at `price` must hold: notional plus the largest possible fee."""
         notional = price * quantity * self.quote_per_tick_lot
-        return notional + notional * self.hold_fee_bps // BPS
+        return Amount(notional + notional * self.hold_fee_bps // BPS)
 
     def _check(self) -> None:
         if not 1 <= self.min_quantity <= self.max_quantity:

@@ -10,11 +10,15 @@ voids the rest back to available.
 from collections.abc import Iterator
 from typing import Final
 
-FEE_ACCOUNT: Final = -1
+from openbell.shared.ids import AccountId, Asset
+from openbell.shared.money import Amount
+
+FEE_ACCOUNT: Final = AccountId(-1)
 """Collects maker and taker fees in the quote asset."""
-CLEARING_ACCOUNT: Final = -2
+CLEARING_ACCOUNT: Final = AccountId(-2)
 """The outside world: deposits are credited from it (it goes negative), withdrawals to it."""
 SYSTEM_ACCOUNTS: Final = (FEE_ACCOUNT, CLEARING_ACCOUNT)
+NO_AMOUNT: Final = Amount(0)
 
 
 class Balance:
@@ -22,13 +26,13 @@ class Balance:
 
     __slots__ = ("available", "held")
 
-    def __init__(self, available: int = 0, held: int = 0) -> None:
+    def __init__(self, available: Amount = NO_AMOUNT, held: Amount = NO_AMOUNT) -> None:
         self.available = available
         self.held = held
 
     @property
-    def total(self) -> int:
-        return self.available + self.held
+    def total(self) -> Amount:
+        return Amount(self.available + self.held)
 
 
 class Ledger:
@@ -37,21 +41,21 @@ class Ledger:
     __slots__ = ("_accounts", "next_account_id")
 
     def __init__(self) -> None:
-        self._accounts: dict[int, dict[str, Balance]] = {
+        self._accounts: dict[AccountId, dict[Asset, Balance]] = {
             account_id: {} for account_id in SYSTEM_ACCOUNTS
         }
         self.next_account_id = 1
 
-    def open_account(self) -> int:
-        account_id = self.next_account_id
+    def open_account(self) -> AccountId:
+        account_id = AccountId(self.next_account_id)
         self.next_account_id += 1
         self._accounts[account_id] = {}
         return account_id
 
-    def has_account(self, account_id: int) -> bool:
+    def has_account(self, account_id: AccountId) -> bool:
         return account_id in self._accounts
 
-    def balance(self, account_id: int, asset: str) -> Balance:
+    def balance(self, account_id: AccountId, asset: Asset) -> Balance:
         """The account's balance in `asset`, created at zero on first use."""
         balances = self._accounts[account_id]
         balance = balances.get(asset)
@@ -59,16 +63,20 @@ class Ledger:
             balance = balances[asset] = Balance()
         return balance
 
-    def balances(self, account_id: int) -> dict[str, Balance]:
+    def balances(self, account_id: AccountId) -> dict[Asset, Balance]:
         return self._accounts.get(account_id, {})
 
-    def transfer(self, debit_account: int, credit_account: int, asset: str, amount: int) -> None:
+    def transfer(
+        self, debit_account: AccountId, credit_account: AccountId, asset: Asset, amount: Amount
+    ) -> None:
         """Move `amount` of available `asset` from one account to another."""
-        self.balance(debit_account, asset).available -= amount
-        self.balance(credit_account, asset).available += amount
+        debit = self.balance(debit_account, asset)
+        debit.available = Amount(debit.available - amount)
+        credit = self.balance(credit_account, asset)
+        credit.available = Amount(credit.available + amount)
 
-    def accounts(self) -> Iterator[tuple[int, dict[str, Balance]]]:
+    def accounts(self) -> Iterator[tuple[AccountId, dict[Asset, Balance]]]:
         return iter(self._accounts.items())
 
-    def restore_account(self, account_id: int, balances: dict[str, Balance]) -> None:
+    def restore_account(self, account_id: AccountId, balances: dict[Asset, Balance]) -> None:
         self._accounts[account_id] = balances

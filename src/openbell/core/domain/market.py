@@ -24,6 +24,9 @@ from openbell.contracts.events import Event, OrderAmended, OrderCancelled, Trade
 from openbell.core.domain.book import Book, BookSide, Level, Order
 from openbell.core.domain.instruments import BPS, Instrument
 from openbell.core.domain.ledger import Balance
+from openbell.shared.ids import OrderId, SequenceNumber, TradeId
+from openbell.shared.money import Amount, Price, Quantity
+from openbell.shared.time import Timestamp
 
 _new: Final[Any] = tuple.__new__
 BUY: Final = Side.BUY
@@ -38,7 +41,10 @@ REQUESTED: Final = CancelReason.REQUESTED
 
 
 class Counter:
-    """Ids handed out in command order, shared by every market so trade ids are global."""
+    """Ids handed out in command order, shared by every market so trade ids are global.
+
+    The counters are plain ints; the ids taken from them are typed where they are taken.
+    """
 
     __slots__ = ("next_order_id", "next_trade_id")
 
@@ -56,7 +62,7 @@ class Market:
         self,
         instrument: Instrument,
         counter: Counter,
-        open_orders: dict[int, Order],
+        open_orders: dict[OrderId, Order],
         fee_balance: Balance,
     ) -> None:
         self.instrument = instrument
@@ -65,7 +71,7 @@ class Market:
         self.open_orders = open_orders
         self.fee_balance = fee_balance
 
-    def crosses(self, side: Side, price: int) -> bool:
+    def crosses(self, side: Side, price: Price) -> bool:
         """Whether an order at `price` would trade at once against the best opposite level."""
         best = self.book.opposite_of(side).best()
         if best is None:
@@ -74,7 +80,7 @@ class Market:
 
     def fillable(self, order: Order) -> bool:
         """Whether the opposite side can fill all of `order` now (for fill-or-kill)."""
-        needed = order.remaining
+        needed: int = order.remaining
         account_id, is_buy, limit = order.account_id, order.side is BUY, order.price
         stops_at_self = order.self_trade_prevention is not SelfTradePrevention.CANCEL_MAKER
         for level in self.book.opposite_of(order.side).iter_levels():
@@ -90,7 +96,9 @@ class Market:
                     return True
         return False
 
-    def execute(self, taker: Order, events: list[Event], timestamp: int, sequence: int) -> None:
+    def execute(
+        self, taker: Order, events: list[Event], timestamp: Timestamp, sequence: SequenceNumber
+    ) -> None:
         """Match a held, accepted order; rest what is left if it may rest, else cancel it."""
         book = self.book
         is_buy = taker.side is BUY
@@ -109,7 +117,9 @@ class Market:
                 self.finish(taker, taker.remaining, reason, events, timestamp)
         book.sequence = sequence
 
-    def cancel(self, order: Order, events: list[Event], timestamp: int, sequence: int) -> None:
+    def cancel(
+        self, order: Order, events: list[Event], timestamp: Timestamp, sequence: SequenceNumber
+    ) -> None:
         """Take a resting order off the book and void its hold."""
         self.book.side_of(order.side).remove(order)
         del self.open_orders[order.order_id]
@@ -119,14 +129,14 @@ class Market:
     def finish(
         self,
         order: Order,
-        remaining: int,
+        remaining: Quantity,
         reason: CancelReason,
         events: list[Event],
-        timestamp: int,
+        timestamp: Timestamp,
     ) -> None:
         """Cancel the `remaining` of an order that is not, or no longer, on the book."""
-        release(order, 0)
-        order.remaining = 0
+        release(order, Amount(0))
+        order.remaining = Quantity(0)
         order.status = CANCELLED
         order.reason = reason.value
         order.updated_at = timestamp
@@ -140,11 +150,11 @@ class Market:
     def amend(  # noqa: PLR0911
         self,
         order: Order,
-        quantity: int | None,
-        price: int | None,
+        quantity: Quantity | None,
+        price: Price | None,
         events: list[Event],
-        timestamp: int,
-        sequence: int,
+        timestamp: Timestamp,
+        sequence: SequenceNumber,
     ) -> RejectReason | None:
         """Change a resting order's total quantity and/or price, or say why not.
 
@@ -165,13 +175,13 @@ class Market:
             return RejectReason.QUANTITY_OUT_OF_RANGE
         if reprice and not instrument.band_low <= new_price <= instrument.band_high:
             return RejectReason.PRICE_OUT_OF_BAND
-        remaining = new_quantity - order.filled
+        remaining = Quantity(new_quantity - order.filled)
         is_buy = order.side is BUY
         if is_buy:
             notional = new_price * remaining * instrument.quote_per_tick_lot
-            cost = notional + notional * instrument.hold_fee_bps // BPS
+            cost = Amount(notional + notional * instrument.hold_fee_bps // BPS)
         else:
-            cost = remaining * instrument.base_per_lot
+            cost = Amount(remaining * instrument.base_per_lot)
         balance = order.hold_balance
         extra = cost - order.held
         if extra > balance.available:
@@ -181,7 +191,8 @@ class Market:
         book = self.book
         side = book.bids if is_buy else book.asks
         if not reprice and new_quantity < old_quantity:
-            side.levels[old_price].quantity -= order.remaining - remaining
+            level = side.levels[old_price]
+            level.quantity = Quantity(level.quantity - (order.remaining - remaining))
             order.remaining, order.quantity, order.updated_at = remaining, new_quantity, timestamp
             release(order, cost)
             events.append(
@@ -207,8 +218,8 @@ class Market:
             new_price,
             timestamp,
         )
-        balance.available -= extra
-        balance.held += extra
+        balance.available = Amount(balance.available - extra)
+        balance.held = Amount(balance.held + extra)
         order.held = cost
         events.append(
             _new(
@@ -232,7 +243,7 @@ class Market:
             book.sequence = sequence
         return None
 
-    def match(self, taker: Order, events: list[Event], timestamp: int) -> bool:  # noqa: C901, PLR0912, PLR0915
+    def match(self, taker: Order, events: list[Event], timestamp: Timestamp) -> bool:  # noqa: C901, PLR0912, PLR0915
         """Trade `taker` against the opposite side, best price first, oldest first.
 
         Returns True when self-trade prevention stopped the taker. This loop is the
@@ -241,7 +252,8 @@ class Market:
         instrument = self.instrument
         is_buy = taker.side is BUY
         opposite: BookSide = self.book.asks if is_buy else self.book.bids
-        limit, remaining, taker_account = taker.price, taker.remaining, taker.account_id
+        limit, taker_account = taker.price, taker.account_id
+        remaining: int = taker.remaining
         quote_per_tick_lot, base_per_lot = instrument.quote_per_tick_lot, instrument.base_per_lot
         maker_bps, taker_bps = instrument.maker_fee_bps, instrument.taker_fee_bps
         hold_bps = instrument.hold_fee_bps
@@ -251,7 +263,7 @@ class Market:
         heap, levels, sign = opposite.heap, opposite.levels, opposite.sign
         stopped = False
         while remaining and heap:
-            level: Level | None = levels.get(heap[0] * sign)
+            level: Level | None = levels.get(Price(heap[0] * sign))
             if level is None:
                 opposite.in_heap.discard(heappop(heap))
                 continue
@@ -260,16 +272,18 @@ class Market:
                 break
             while remaining and level.quantity:
                 maker: Order = level.head  # type: ignore[assignment]  # non-empty level
-                maker_remaining = maker.remaining
+                maker_remaining: int = maker.remaining
                 if maker.account_id == taker_account:
                     mode = taker.self_trade_prevention
                     if mode is CANCEL_TAKER:
                         stopped = True
                         break
                     level.pop_head(maker)
-                    level.quantity -= maker_remaining
+                    level.quantity = Quantity(level.quantity - maker_remaining)
                     del open_orders[maker.order_id]
-                    self.finish(maker, maker_remaining, CancelReason.SELF_TRADE, events, timestamp)
+                    self.finish(
+                        maker, Quantity(maker_remaining), CancelReason.SELF_TRADE, events, timestamp
+                    )
                     if mode is CANCEL_BOTH:
                         stopped = True
                         break
@@ -281,21 +295,23 @@ class Market:
                 taker_fee = notional * taker_bps // BPS
                 maker_hold = maker.hold_balance
                 maker_receive = maker.receive_balance
+                # Amount(...) and Quantity(...) only tell mypy the unit of a sum: the
+                # compiled core drops the call.
                 if is_buy:
                     spent = notional + taker_fee
-                    taker.held -= spent
-                    taker_hold.held -= spent
-                    maker_receive.available += notional - maker_fee
-                    maker.held -= base_amount
-                    maker_hold.held -= base_amount
-                    taker_receive.available += base_amount
+                    taker.held = Amount(taker.held - spent)
+                    taker_hold.held = Amount(taker_hold.held - spent)
+                    maker_receive.available = Amount(maker_receive.available + notional - maker_fee)
+                    maker.held = Amount(maker.held - base_amount)
+                    maker_hold.held = Amount(maker_hold.held - base_amount)
+                    taker_receive.available = Amount(taker_receive.available + base_amount)
                 else:
                     spent = notional + maker_fee
-                    maker_hold.held -= spent
-                    taker_receive.available += notional - taker_fee
-                    taker.held -= base_amount
-                    taker_hold.held -= base_amount
-                    maker_receive.available += base_amount
+                    maker_hold.held = Amount(maker_hold.held - spent)
+                    taker_receive.available = Amount(taker_receive.available + notional - taker_fee)
+                    taker.held = Amount(taker.held - base_amount)
+                    taker_hold.held = Amount(taker_hold.held - base_amount)
+                    maker_receive.available = Amount(maker_receive.available + base_amount)
                     maker_remaining_notional = maker.price * (maker_remaining - fill)
                     maker_remaining_notional *= quote_per_tick_lot
                     excess = (
@@ -304,28 +320,28 @@ class Market:
                         - maker_remaining_notional
                         - maker_remaining_notional * hold_bps // BPS
                     )
-                    maker.held -= spent + excess
-                    maker_hold.held -= excess
-                    maker_hold.available += excess
-                fee_balance.available += maker_fee + taker_fee
+                    maker.held = Amount(maker.held - spent - excess)
+                    maker_hold.held = Amount(maker_hold.held - excess)
+                    maker_hold.available = Amount(maker_hold.available + excess)
+                fee_balance.available = Amount(fee_balance.available + maker_fee + taker_fee)
                 remaining -= fill
-                level.quantity -= fill
+                level.quantity = Quantity(level.quantity - fill)
                 maker_remaining -= fill
-                maker.remaining = maker_remaining
-                maker.filled += fill
-                maker.filled_amount += notional
-                maker.fees_paid += maker_fee
+                maker.remaining = Quantity(maker_remaining)
+                maker.filled = Quantity(maker.filled + fill)
+                maker.filled_amount = Amount(maker.filled_amount + notional)
+                maker.fees_paid = Amount(maker.fees_paid + maker_fee)
                 maker.updated_at = timestamp
-                taker.filled += fill
-                taker.filled_amount += notional
-                taker.fees_paid += taker_fee
+                taker.filled = Quantity(taker.filled + fill)
+                taker.filled_amount = Amount(taker.filled_amount + notional)
+                taker.fees_paid = Amount(taker.fees_paid + taker_fee)
                 if maker_remaining:
                     maker.status = PARTIALLY_FILLED
                 else:
                     maker.status = FILLED
                     level.pop_head(maker)
                     del open_orders[maker.order_id]
-                trade_id = counter.next_trade_id
+                trade_id = TradeId(counter.next_trade_id)
                 counter.next_trade_id = trade_id + 1
                 events.append(
                     _new(
@@ -350,20 +366,20 @@ class Market:
                 opposite.drop_best()
             if stopped:
                 break
-        taker.remaining = remaining
+        taker.remaining = Quantity(remaining)
         if taker.filled:
             taker.updated_at = timestamp
             taker.status = PARTIALLY_FILLED if remaining else FILLED
             if is_buy:
-                release(taker, instrument.buy_cost(limit, remaining))
+                release(taker, instrument.buy_cost(limit, Quantity(remaining)))
         return stopped
 
 
-def release(order: Order, keep: int) -> None:
+def release(order: Order, keep: Amount) -> None:
     """Void the part of an order's hold beyond `keep`, back to available."""
     excess = order.held - keep
     if excess:
         balance = order.hold_balance
-        balance.held -= excess
-        balance.available += excess
+        balance.held = Amount(balance.held - excess)
+        balance.available = Amount(balance.available + excess)
         order.held = keep

@@ -6,15 +6,17 @@ from typing import NamedTuple
 from openbell.contracts.enums import Side
 from openbell.core.domain.exchange import Exchange
 from openbell.core.domain.ledger import FEE_ACCOUNT, SYSTEM_ACCOUNTS
+from openbell.shared.ids import AccountId, Asset, SequenceNumber
+from openbell.shared.money import Amount
 
 
 class LedgerReport(NamedTuple):
     """What was checked and everything found broken; `problems` is empty when all holds."""
 
-    sequence: int
+    sequence: SequenceNumber
     accounts: int
     open_orders: int
-    totals: dict[str, int]
+    totals: dict[Asset, int]
     """Per asset, the sum of every account's balance: zero when double entry holds."""
     problems: list[str]
 
@@ -33,8 +35,8 @@ def verify(exchange: Exchange) -> LedgerReport:
     return LedgerReport(exchange.sequence, accounts, len(exchange.open_orders), totals, problems)
 
 
-def _check_balances(exchange: Exchange, problems: list[str]) -> dict[str, int]:
-    totals: dict[str, int] = defaultdict(int)
+def _check_balances(exchange: Exchange, problems: list[str]) -> dict[Asset, int]:
+    totals: dict[Asset, int] = defaultdict(int)
     for account_id, balances in exchange.ledger.accounts():
         for asset, balance in balances.items():
             totals[asset] += balance.total
@@ -52,13 +54,14 @@ def _check_balances(exchange: Exchange, problems: list[str]) -> dict[str, int]:
 
 
 def _check_holds(exchange: Exchange, problems: list[str]) -> None:
-    required: dict[tuple[int, str], int] = defaultdict(int)
+    required: dict[tuple[AccountId, Asset], int] = defaultdict(int)
     for order in exchange.open_orders.values():
         instrument = exchange.markets[order.symbol].instrument
         if order.side is Side.BUY:
             need, asset = instrument.buy_cost(order.price, order.remaining), instrument.quote_asset
         else:
-            need, asset = order.remaining * instrument.base_per_lot, instrument.base_asset
+            need = Amount(order.remaining * instrument.base_per_lot)
+            asset = instrument.base_asset
         if order.held != need:
             problems.append(f"order {order.order_id}: holds {order.held}, needs {need}")
         required[order.account_id, asset] += order.held

@@ -10,18 +10,19 @@ from dataclasses import replace
 
 from openbell.contracts.enums import OrderStatus
 from openbell.shared.errors import ConflictError
+from openbell.shared.ids import AccountId, ClientOrderId, OrderId, SequenceNumber, TradeId
 from openbell.trading.application.ports import FillQuery, OrderQuery
 from openbell.trading.domain.orders import Fill, Order, ProjectionChanges
 
 
 class InMemoryReadModel:
     def __init__(self) -> None:
-        self._orders: dict[int, Order] = {}
-        self._fills: dict[tuple[int, str], Fill] = {}
-        self._client_order_ids: dict[tuple[int, str], int] = {}
-        self._checkpoint = 0
+        self._orders: dict[OrderId, Order] = {}
+        self._fills: dict[tuple[TradeId, str], Fill] = {}
+        self._client_order_ids: dict[tuple[AccountId, ClientOrderId], OrderId] = {}
+        self._checkpoint = SequenceNumber(0)
 
-    async def order(self, account_id: int, order_id: int) -> Order | None:
+    async def order(self, account_id: AccountId, order_id: OrderId) -> Order | None:
         order = self._orders.get(order_id)
         if order is None or order.account_id != account_id:
             return None
@@ -51,13 +52,15 @@ class InMemoryReadModel:
         found.sort(key=lambda fill: (-fill.trade_id, fill.liquidity.value))
         return found[: query.limit]
 
-    async def checkpoint(self) -> int:
+    async def checkpoint(self) -> SequenceNumber:
         return self._checkpoint
 
-    async def load_orders(self, order_ids: Collection[int]) -> dict[int, Order]:
+    async def load_orders(self, order_ids: Collection[OrderId]) -> dict[OrderId, Order]:
         return {i: replace(self._orders[i]) for i in order_ids if i in self._orders}
 
-    async def save(self, changes: ProjectionChanges, *, after: int, sequence: int) -> bool:
+    async def save(
+        self, changes: ProjectionChanges, *, after: SequenceNumber, sequence: SequenceNumber
+    ) -> bool:
         if self._checkpoint != after:
             return False
         self._commit(changes, sequence)
@@ -66,7 +69,7 @@ class InMemoryReadModel:
     async def close(self) -> None:
         """Nothing to release; here so every read model closes alike."""
 
-    def _commit(self, changes: ProjectionChanges, sequence: int) -> None:
+    def _commit(self, changes: ProjectionChanges, sequence: SequenceNumber) -> None:
         """Apply every change and the checkpoint, or raise ConflictError and apply none."""
         self._check(changes)
         for order in (*changes.created.values(), *changes.updated.values()):
@@ -84,7 +87,7 @@ class InMemoryReadModel:
         fill_keys = [(fill.trade_id, fill.liquidity.value) for fill in changes.fills]
         if len(set(fill_keys)) != len(fill_keys) or any(key in self._fills for key in fill_keys):
             raise ConflictError("a fill with this trade id and liquidity exists")
-        seen: dict[tuple[int, str], int] = {}
+        seen: dict[tuple[AccountId, ClientOrderId], OrderId] = {}
         for order in changes.created.values():
             if order.status is OrderStatus.REJECTED:
                 continue

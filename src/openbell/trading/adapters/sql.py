@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from openbell.platform.db import is_sqlite, sqlite_path
 from openbell.shared.errors import ConflictError
+from openbell.shared.ids import AccountId, OrderId, SequenceNumber
 from openbell.trading.adapters.rows import (
     fill_from_row,
     fill_row,
@@ -40,7 +41,7 @@ class SqlReadModel:
 
     # --- queries ----------------------------------------------------------------
 
-    async def order(self, account_id: int, order_id: int) -> Order | None:
+    async def order(self, account_id: AccountId, order_id: OrderId) -> Order | None:
         statement = select(orders).where(
             orders.c.account_id == account_id, orders.c.order_id == order_id
         )
@@ -83,14 +84,14 @@ class SqlReadModel:
 
     # --- projection -------------------------------------------------------------
 
-    async def checkpoint(self) -> int:
+    async def checkpoint(self) -> SequenceNumber:
         statement = select(projection.c.sequence).where(projection.c.name == PROJECTION_NAME)
         async with self._engine.connect() as connection:
             sequence = (await connection.execute(statement)).scalar()
-        return int(sequence or 0)
+        return SequenceNumber(int(sequence or 0))
 
-    async def load_orders(self, order_ids: Collection[int]) -> dict[int, Order]:
-        found: dict[int, Order] = {}
+    async def load_orders(self, order_ids: Collection[OrderId]) -> dict[OrderId, Order]:
+        found: dict[OrderId, Order] = {}
         ids = sorted(order_ids)
         async with self._engine.connect() as connection:
             for start in range(0, len(ids), _IN_CHUNK):
@@ -102,7 +103,9 @@ class SqlReadModel:
                     found[order.order_id] = order
         return found
 
-    async def save(self, changes: ProjectionChanges, *, after: int, sequence: int) -> bool:
+    async def save(
+        self, changes: ProjectionChanges, *, after: SequenceNumber, sequence: SequenceNumber
+    ) -> bool:
         """Write the changes and move the checkpoint from `after` to `sequence`, or nothing."""
         if self._writer is not None:
             return await self._writer.save(changes, after=after, sequence=sequence)

@@ -15,6 +15,7 @@ from typing import NamedTuple
 from openbell.contracts.commands import AmendOrder, CancelOrder, PlaceOrder
 from openbell.contracts.enums import RejectReason
 from openbell.contracts.results import DuplicateOrder, OrderView, Outcome, Rejected
+from openbell.shared.ids import AccountId, OrderId, SequenceNumber
 from openbell.trading.application.errors import (
     OrderNotFoundError,
     OrderNotOpenError,
@@ -82,7 +83,7 @@ class OrderService:
             return order_from_view(outcome.result)
         raise await self._not_open(command.account_id, command.order_id, outcome)
 
-    async def open_order(self, account_id: int, order_id: int) -> Order:
+    async def open_order(self, account_id: AccountId, order_id: OrderId) -> Order:
         """The caller's order if it is still open; OrderNotOpenError if it has finished.
 
         An order resting in the core is open now, with no wait for the read model; the
@@ -96,7 +97,7 @@ class OrderService:
             raise OrderNotOpenError(order)
         return order
 
-    async def order(self, account_id: int, order_id: int) -> Order:
+    async def order(self, account_id: AccountId, order_id: OrderId) -> Order:
         await self.catch_up()
         order = await self._read_model.order(account_id, order_id)
         if order is None:
@@ -111,7 +112,7 @@ class OrderService:
         await self.catch_up()
         return await self._read_model.fills(query)
 
-    async def catch_up(self, sequence: int | None = None) -> bool:
+    async def catch_up(self, sequence: SequenceNumber | None = None) -> bool:
         """Wait, at most the read timeout, for the read model to reach `sequence`.
 
         Without `sequence`, the core's committed sequence as of now.
@@ -119,7 +120,7 @@ class OrderService:
         target = self._sequencer.committed_sequence if sequence is None else sequence
         return await self._progress.wait_for(target, self._read_timeout)
 
-    async def _finished(self, account_id: int, order_id: int, outcome: Outcome) -> Order:
+    async def _finished(self, account_id: AccountId, order_id: OrderId, outcome: Outcome) -> Order:
         """An order that no longer rests in the core, from the read model."""
         await self.catch_up(outcome.sequence)
         order = await self._projected(account_id, order_id)
@@ -128,7 +129,7 @@ class OrderService:
         return order
 
     async def _not_open(
-        self, account_id: int, order_id: int, outcome: Outcome
+        self, account_id: AccountId, order_id: OrderId, outcome: Outcome
     ) -> OrderRejectedError | OrderNotOpenError | OrderNotFoundError:
         """Why a cancel or amend was refused; never says whether another account's order exists."""
         error = _rejection(outcome)
@@ -140,7 +141,7 @@ class OrderService:
             return OrderNotFoundError("no such order")
         return OrderNotOpenError(order)
 
-    async def _projected(self, account_id: int, order_id: int) -> Order | None:
+    async def _projected(self, account_id: AccountId, order_id: OrderId) -> Order | None:
         """The account's order as projected so far: from the projector's memory, or a query."""
         order = self._progress.recent_order(order_id)
         if order is not None and order.account_id == account_id:

@@ -9,6 +9,7 @@ from typing import NamedTuple, Protocol
 
 from openbell.contracts.commands import Command
 from openbell.contracts.results import BalanceView, BookView, InstrumentView, OrderView, Outcome
+from openbell.shared.ids import AccountId, Asset, OrderId, SequenceNumber, Symbol, TradeId
 from openbell.trading.domain.orders import Fill, Order, ProjectionChanges
 
 
@@ -16,7 +17,7 @@ class Sequencer(Protocol):
     """Orders and applies commands; raises UnavailableError/OverloadedError when it cannot."""
 
     @property
-    def committed_sequence(self) -> int:
+    def committed_sequence(self) -> SequenceNumber:
         """The sequence number of the last command journaled and applied."""
         ...
 
@@ -28,15 +29,15 @@ class CoreReader(Protocol):
 
     def instruments(self) -> list[InstrumentView]: ...
 
-    def instrument(self, symbol: str) -> InstrumentView | None: ...
+    def instrument(self, symbol: Symbol) -> InstrumentView | None: ...
 
-    def balances(self, account_id: int) -> list[BalanceView]: ...
+    def balances(self, account_id: AccountId) -> list[BalanceView]: ...
 
-    def book(self, symbol: str, depth: int) -> BookView | None: ...
+    def book(self, symbol: Symbol, depth: int) -> BookView | None: ...
 
-    def asset_scales(self) -> dict[str, int]: ...
+    def asset_scales(self) -> dict[Asset, int]: ...
 
-    def open_order(self, order_id: int) -> OrderView | None:
+    def open_order(self, order_id: OrderId) -> OrderView | None:
         """The order as it rests in a book now; None once it has finished (or never was)."""
         ...
 
@@ -53,13 +54,13 @@ class ProjectionProgress(Protocol):
     """How far the read model has got, and a bounded wait for it to get further."""
 
     @property
-    def projected_sequence(self) -> int: ...
+    def projected_sequence(self) -> SequenceNumber: ...
 
-    async def wait_for(self, sequence: int, timeout: float) -> bool:  # noqa: ASYNC109  # a bounded wait is the point
+    async def wait_for(self, sequence: SequenceNumber, timeout: float) -> bool:  # noqa: ASYNC109  # a bounded wait is the point
         """True once everything up to `sequence` is projected; False after `timeout` seconds."""
         ...
 
-    def recent_order(self, order_id: int) -> Order | None:
+    def recent_order(self, order_id: OrderId) -> Order | None:
         """The order as projected, if the projector still remembers it (open or just finished).
 
         It is what the read model holds for the order, and at least as new as every
@@ -71,27 +72,27 @@ class ProjectionProgress(Protocol):
 class OrderQuery(NamedTuple):
     """One page of an account's orders, newest first."""
 
-    account_id: int
+    account_id: AccountId
     open_only: bool = False
-    symbol: str | None = None
-    before_order_id: int | None = None
+    symbol: Symbol | None = None
+    before_order_id: OrderId | None = None
     limit: int = 100
 
 
 class FillQuery(NamedTuple):
     """One page of an account's fills, newest first."""
 
-    account_id: int
-    symbol: str | None = None
-    order_id: int | None = None
-    before_trade_id: int | None = None
+    account_id: AccountId
+    symbol: Symbol | None = None
+    order_id: OrderId | None = None
+    before_trade_id: TradeId | None = None
     limit: int = 100
 
 
 class OrderReadModel(Protocol):
     """Orders and fills as projected. Every query is scoped to one account."""
 
-    async def order(self, account_id: int, order_id: int) -> Order | None: ...
+    async def order(self, account_id: AccountId, order_id: OrderId) -> Order | None: ...
 
     async def orders(self, query: OrderQuery) -> list[Order]: ...
 
@@ -106,15 +107,17 @@ class ProjectionStore(Protocol):
     makes it refuse, so every outcome takes effect exactly once.
     """
 
-    async def checkpoint(self) -> int:
+    async def checkpoint(self) -> SequenceNumber:
         """The sequence of the last outcome applied (0 before the first)."""
         ...
 
-    async def load_orders(self, order_ids: Collection[int]) -> dict[int, Order]:
+    async def load_orders(self, order_ids: Collection[OrderId]) -> dict[OrderId, Order]:
         """The stored orders among `order_ids`, whichever their account."""
         ...
 
-    async def save(self, changes: ProjectionChanges, *, after: int, sequence: int) -> bool:
+    async def save(
+        self, changes: ProjectionChanges, *, after: SequenceNumber, sequence: SequenceNumber
+    ) -> bool:
         """Write the changes and move the checkpoint from `after` to `sequence`, together.
 
         False, and nothing written, when the checkpoint is no longer `after`; a

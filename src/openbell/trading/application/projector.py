@@ -21,6 +21,7 @@ from dataclasses import replace
 
 from openbell.contracts.results import Outcome
 from openbell.platform.bus import SubscriptionClosedError
+from openbell.shared.ids import OrderId, SequenceNumber
 from openbell.trading.application.ports import OutcomeFeed, ProjectionStore
 from openbell.trading.domain.orders import Order, ProjectionChanges, referenced_order_ids
 from openbell.trading.domain.orders import project as project_outcomes
@@ -46,12 +47,12 @@ class Projector:
         self._store = store
         self._max_batch = max_batch
         self._retry_seconds = retry_seconds
-        self._projected = 0
-        self._checkpoint = 0
+        self._projected = SequenceNumber(0)
+        self._checkpoint = SequenceNumber(0)
         """The checkpoint this projector last read or wrote: what the next write starts from."""
-        self._open: dict[int, Order] = {}
+        self._open: dict[OrderId, Order] = {}
         """Open orders as written at `_checkpoint`: the store holds the same while it is there."""
-        self._finished: OrderedDict[int, Order] = OrderedDict()
+        self._finished: OrderedDict[OrderId, Order] = OrderedDict()
         """The last `remember_finished` orders that finished, as written, oldest first."""
         self._remember_finished = remember_finished
         self._advanced = asyncio.Event()
@@ -62,11 +63,11 @@ class Projector:
         """Times an outcome arrived that did not follow the checkpoint: outcomes were missed."""
 
     @property
-    def projected_sequence(self) -> int:
+    def projected_sequence(self) -> SequenceNumber:
         """The sequence of the last outcome the read model holds."""
         return self._projected
 
-    def recent_order(self, order_id: int) -> Order | None:
+    def recent_order(self, order_id: OrderId) -> Order | None:
         """A copy of the order as this projector last wrote it, if it remembers it."""
         order = self._open.get(order_id) or self._finished.get(order_id)
         return None if order is None else replace(order)
@@ -93,7 +94,7 @@ class Projector:
         if not task.cancelled() and task.exception() is not None:
             logger.error("the trading projector had stopped: %r", task.exception())
 
-    async def wait_for(self, sequence: int, timeout: float) -> bool:  # noqa: ASYNC109  # a bounded wait is the point
+    async def wait_for(self, sequence: SequenceNumber, timeout: float) -> bool:  # noqa: ASYNC109  # a bounded wait is the point
         """Wait until the outcome with `sequence` is projected; False if `timeout` passes first.
 
         A projector that is not running answers at once: waiting for it would only
@@ -109,7 +110,7 @@ class Projector:
             return False
         return True
 
-    async def project(self, outcomes: Sequence[Outcome]) -> int:
+    async def project(self, outcomes: Sequence[Outcome]) -> SequenceNumber:
         """Apply outcomes in one transaction; return the checkpoint after it."""
         if not outcomes:
             return self._projected
@@ -126,7 +127,7 @@ class Projector:
             # Another writer moved the checkpoint: what we remember may be stale.
             await self._reload()
 
-    async def _known(self, order_ids: set[int]) -> dict[int, Order]:
+    async def _known(self, order_ids: set[OrderId]) -> dict[OrderId, Order]:
         """The orders the outcomes change, from memory where it has them, else from the store."""
         remembered = self._open
         known = {i: remembered[i] for i in order_ids if i in remembered}
@@ -134,7 +135,9 @@ class Projector:
             known.update(await self._store.load_orders(order_ids - known.keys()))
         return known
 
-    def _saved(self, changes: ProjectionChanges, checkpoint: int, fresh: list[Outcome]) -> None:
+    def _saved(
+        self, changes: ProjectionChanges, checkpoint: SequenceNumber, fresh: list[Outcome]
+    ) -> None:
         if fresh[0].sequence != checkpoint + 1:
             self.gaps += 1
             logger.error(
@@ -184,14 +187,14 @@ class Projector:
             else:
                 return
 
-    def _advance(self, checkpoint: int) -> None:
+    def _advance(self, checkpoint: SequenceNumber) -> None:
         self._projected = max(self._projected, checkpoint)
         # Wake every waiter to recheck; later waiters wait on a fresh event.
         advanced, self._advanced = self._advanced, asyncio.Event()
         advanced.set()
 
 
-def _after(outcomes: Sequence[Outcome], checkpoint: int) -> list[Outcome]:
+def _after(outcomes: Sequence[Outcome], checkpoint: SequenceNumber) -> list[Outcome]:
     """The outcomes beyond `checkpoint`, each sequence once, in order."""
     fresh: list[Outcome] = []
     last = checkpoint

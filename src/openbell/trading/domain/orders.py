@@ -26,52 +26,61 @@ from openbell.contracts.events import (
     TradeExecuted,
 )
 from openbell.contracts.results import OrderView, Outcome
+from openbell.shared.ids import AccountId, ClientOrderId, OrderId, SequenceNumber, Symbol, TradeId
+from openbell.shared.money import Amount, Price, Quantity
+from openbell.shared.time import Timestamp
 
 OPEN_STATUSES = frozenset({OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED})
+NO_QUANTITY = Quantity(0)
+NO_AMOUNT = Amount(0)
 
 
 @dataclass(slots=True)
 class Order:
     """An order's latest state; `filled_amount` and `fees_paid` are in the quote asset."""
 
-    order_id: int
-    account_id: int
-    client_order_id: str
-    symbol: str
+    order_id: OrderId
+    account_id: AccountId
+    client_order_id: ClientOrderId
+    symbol: Symbol
     side: Side
     order_type: OrderType
-    price: int | None
-    quantity: int
+    price: Price | None
+    quantity: Quantity
     time_in_force: TimeInForce
     post_only: bool
     self_trade_prevention: SelfTradePrevention
-    created_at: int
-    updated_at: int
+    created_at: Timestamp
+    updated_at: Timestamp
     status: OrderStatus = OrderStatus.NEW
-    filled_quantity: int = 0
-    filled_amount: int = 0
-    fees_paid: int = 0
+    filled_quantity: Quantity = NO_QUANTITY
+    filled_amount: Amount = NO_AMOUNT
+    fees_paid: Amount = NO_AMOUNT
     reason: str | None = None
 
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
 
-    def record_fill(self, quantity: int, amount: int, fee: int, timestamp: int) -> None:
-        self.filled_quantity += quantity
-        self.filled_amount += amount
-        self.fees_paid += fee
+    def record_fill(
+        self, quantity: Quantity, amount: Amount, fee: Amount, timestamp: Timestamp
+    ) -> None:
+        self.filled_quantity = Quantity(self.filled_quantity + quantity)
+        self.filled_amount = Amount(self.filled_amount + amount)
+        self.fees_paid = Amount(self.fees_paid + fee)
         full = self.filled_quantity >= self.quantity
         self.status = OrderStatus.FILLED if full else OrderStatus.PARTIALLY_FILLED
         self.updated_at = timestamp
 
-    def record_amendment(self, price: int | None, quantity: int, timestamp: int) -> None:
+    def record_amendment(
+        self, price: Price | None, quantity: Quantity, timestamp: Timestamp
+    ) -> None:
         if self.order_type is OrderType.LIMIT:
             self.price = price
         self.quantity = quantity
         self.updated_at = timestamp
 
-    def record_cancellation(self, reason: str, timestamp: int) -> None:
+    def record_cancellation(self, reason: str, timestamp: Timestamp) -> None:
         self.status = OrderStatus.CANCELLED
         self.reason = reason
         self.updated_at = timestamp
@@ -81,28 +90,28 @@ class Order:
 class Fill:
     """One side of a trade: what one order bought or sold, at what price and fee."""
 
-    trade_id: int
-    account_id: int
-    order_id: int
-    symbol: str
+    trade_id: TradeId
+    account_id: AccountId
+    order_id: OrderId
+    symbol: Symbol
     side: Side
-    price: int
-    quantity: int
-    quote_amount: int
-    fee: int
+    price: Price
+    quantity: Quantity
+    quote_amount: Amount
+    fee: Amount
     liquidity: Liquidity
-    executed_at: int
-    sequence: int
+    executed_at: Timestamp
+    sequence: SequenceNumber
 
 
 @dataclass(slots=True)
 class ProjectionChanges:
     """What a run of outcomes changed: orders to insert, orders to update, fills to add."""
 
-    created: dict[int, Order] = field(default_factory=dict)
-    updated: dict[int, Order] = field(default_factory=dict)
+    created: dict[OrderId, Order] = field(default_factory=dict)
+    updated: dict[OrderId, Order] = field(default_factory=dict)
     fills: list[Fill] = field(default_factory=list)
-    unknown_orders: set[int] = field(default_factory=set)
+    unknown_orders: set[OrderId] = field(default_factory=set)
     """Orders an event named that neither the batch nor the store knew: a gap upstream."""
 
     @property
@@ -110,10 +119,10 @@ class ProjectionChanges:
         return not (self.created or self.updated or self.fills)
 
 
-def referenced_order_ids(outcomes: Iterable[Outcome]) -> set[int]:
+def referenced_order_ids(outcomes: Iterable[Outcome]) -> set[OrderId]:
     """Ids of orders the outcomes change but do not create: the ones to load first."""
-    created: set[int] = set()
-    touched: set[int] = set()
+    created: set[OrderId] = set()
+    touched: set[OrderId] = set()
     for outcome in outcomes:
         for event in outcome.events:
             match event:
@@ -128,7 +137,7 @@ def referenced_order_ids(outcomes: Iterable[Outcome]) -> set[int]:
     return touched - created
 
 
-def project(outcomes: Iterable[Outcome], known: Mapping[int, Order]) -> ProjectionChanges:
+def project(outcomes: Iterable[Outcome], known: Mapping[OrderId, Order]) -> ProjectionChanges:
     """Apply the order events of `outcomes`, in order, to copies of the `known` orders."""
     projection = _Projection(known)
     for outcome in outcomes:
@@ -138,7 +147,7 @@ def project(outcomes: Iterable[Outcome], known: Mapping[int, Order]) -> Projecti
 
 
 class _Projection:
-    def __init__(self, known: Mapping[int, Order]) -> None:
+    def __init__(self, known: Mapping[OrderId, Order]) -> None:
         self._known = known
         self.changes = ProjectionChanges()
 
@@ -165,7 +174,7 @@ class _Projection:
     def _created(self, order: Order) -> None:
         self.changes.created[order.order_id] = order
 
-    def _order(self, order_id: int) -> Order | None:
+    def _order(self, order_id: OrderId) -> Order | None:
         changes = self.changes
         order = changes.created.get(order_id) or changes.updated.get(order_id)
         if order is not None:
@@ -209,7 +218,7 @@ class _Projection:
             )
 
 
-def _accepted(event: OrderAccepted, timestamp: int) -> Order:
+def _accepted(event: OrderAccepted, timestamp: Timestamp) -> Order:
     return Order(
         event.order_id,
         event.account_id,
@@ -227,7 +236,7 @@ def _accepted(event: OrderAccepted, timestamp: int) -> Order:
     )
 
 
-def _rejected(event: OrderRejected, timestamp: int) -> Order:
+def _rejected(event: OrderRejected, timestamp: Timestamp) -> Order:
     order = Order(
         event.order_id,
         event.account_id,

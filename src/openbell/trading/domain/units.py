@@ -11,7 +11,8 @@ from typing import Final
 
 from openbell.contracts.enums import RejectReason
 from openbell.contracts.results import InstrumentView
-from openbell.shared.money import EXACT, NotAMultipleError, to_units
+from openbell.shared.money import EXACT, Amount, NotAMultipleError, Price, Quantity, to_units
+from openbell.shared.time import Timestamp
 
 MAX_UNITS: Final = 2**63 - 1
 """The largest tick or lot count the read model can store (a signed 64-bit integer)."""
@@ -33,29 +34,33 @@ def _decimal(text: str) -> Decimal:
     return Decimal(text)
 
 
-def to_ticks(price: Decimal | str, instrument: InstrumentView) -> int:
+def to_ticks(price: Decimal | str, instrument: InstrumentView) -> Price:
     """A positive price as ticks; UnitError(invalid_tick) when it is not on a tick.
 
     A string is a decimal as the API admits it: digits, then optionally a point and
     more digits (see `DecimalString`).
     """
-    return _convert(
-        price,
-        instrument.tick_size,
-        "price",
-        RejectReason.INVALID_TICK,
-        RejectReason.PRICE_OUT_OF_BAND,
+    return Price(
+        _convert(
+            price,
+            instrument.tick_size,
+            "price",
+            RejectReason.INVALID_TICK,
+            RejectReason.PRICE_OUT_OF_BAND,
+        )
     )
 
 
-def to_lots(quantity: Decimal | str, instrument: InstrumentView) -> int:
+def to_lots(quantity: Decimal | str, instrument: InstrumentView) -> Quantity:
     """A positive quantity as lots; UnitError(invalid_lot) when it is not whole lots."""
-    return _convert(
-        quantity,
-        instrument.lot_size,
-        "quantity",
-        RejectReason.INVALID_LOT,
-        RejectReason.QUANTITY_OUT_OF_RANGE,
+    return Quantity(
+        _convert(
+            quantity,
+            instrument.lot_size,
+            "quantity",
+            RejectReason.INVALID_LOT,
+            RejectReason.QUANTITY_OUT_OF_RANGE,
+        )
     )
 
 
@@ -105,15 +110,15 @@ def _to_units(
     return units
 
 
-def format_price(ticks: int, instrument: InstrumentView) -> str:
+def format_price(ticks: Price, instrument: InstrumentView) -> str:
     return _format(ticks, *_unit_digits(instrument.tick_size))
 
 
-def format_quantity(lots: int, instrument: InstrumentView) -> str:
+def format_quantity(lots: Quantity, instrument: InstrumentView) -> str:
     return _format(lots, *_unit_digits(instrument.lot_size))
 
 
-def format_amount(units: int, scale: int) -> str:
+def format_amount(units: Amount, scale: int) -> str:
     """An amount in minor units of an asset with `scale` decimal places."""
     if scale >= 0:
         return _format(units, 1, scale)
@@ -145,7 +150,9 @@ def _format(units: int, coefficient: int, decimals: int) -> str:
     return f"{'-' if value < 0 else ''}{whole}.{fraction:0{decimals}d}"
 
 
-def average_price(filled_amount: int, filled_lots: int, instrument: InstrumentView) -> str | None:
+def average_price(
+    filled_amount: Amount, filled_lots: Quantity, instrument: InstrumentView
+) -> str | None:
     """The volume-weighted price of the fills, or None before the first fill.
 
     `filled_amount` is in minor units of the quote asset; the answer is in quote per
@@ -176,7 +183,7 @@ def _exponent(value: Decimal) -> int:
     return exponent
 
 
-def format_timestamp(nanoseconds: int) -> str:
+def format_timestamp(nanoseconds: Timestamp) -> str:
     """ISO 8601 in UTC with microseconds, e.g. 2024-01-02T03:04:05.678901Z."""
     seconds, rest = divmod(nanoseconds, 1_000_000_000)
     return f"{_second(seconds)}.{rest // 1_000:06d}Z"

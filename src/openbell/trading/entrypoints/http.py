@@ -14,7 +14,7 @@ the strict request models itself, and the signatures of `place_order`,
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any, Final, Literal, NoReturn
+from typing import Annotated, Any, Final, Literal, NoReturn, TypeVar
 
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import Field
@@ -41,6 +41,7 @@ from openbell.platform.web.direct import (
     validation_error,
 )
 from openbell.shared.errors import OverloadedError, UnavailableError
+from openbell.shared.ids import AccountId, ClientOrderId, OrderId, Symbol, TradeId
 from openbell.trading.application.errors import (
     OrderNotFoundError,
     OrderNotOpenError,
@@ -69,6 +70,8 @@ from openbell.trading.entrypoints.schemas import (
     trade_response,
 )
 
+_Id = TypeVar("_Id", OrderId, TradeId)
+
 PREFIX: Final = "/v1"
 DEFAULT_PAGE: Final = 100
 MAX_PAGE: Final = 1_000
@@ -93,7 +96,7 @@ _ORDER_RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
     404: {"description": "No such order for this account", **_PROBLEM},
 }
 
-OrderId = Annotated[int, Path(ge=1, le=MAX_UNITS, description="The order's id.")]
+OrderIdPath = Annotated[int, Path(ge=1, le=MAX_UNITS, description="The order's id.")]
 SymbolFilter = Annotated[str | None, Query(pattern=SYMBOL_PATTERN)]
 PageLimit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 Cursor = Annotated[
@@ -101,7 +104,7 @@ Cursor = Annotated[
 ]
 
 
-def _account_of(principal: Principal) -> int:
+def _account_of(principal: Principal) -> AccountId:
     if principal.account_id is None:
         raise ProblemError(
             403,
@@ -109,23 +112,23 @@ def _account_of(principal: Principal) -> int:
             reason="no_trading_account",
             detail="This token is not tied to a trading account.",
         )
-    return principal.account_id
+    return AccountId(principal.account_id)
 
 
 async def _reader_account(
     principal: Annotated[Principal, Depends(require_scope("read"))],
-) -> int:
+) -> AccountId:
     return _account_of(principal)
 
 
 async def _trader_account(
     principal: Annotated[Principal, Depends(require_scope("trade"))],
-) -> int:
+) -> AccountId:
     return _account_of(principal)
 
 
-ReadAccount = Annotated[int, Depends(_reader_account)]
-TradeAccount = Annotated[int, Depends(_trader_account)]
+ReadAccount = Annotated[AccountId, Depends(_reader_account)]
+TradeAccount = Annotated[AccountId, Depends(_trader_account)]
 Reader = Annotated[Principal, Depends(require_scope("read"))]
 
 
@@ -135,7 +138,7 @@ class _Presenter:
     def __init__(self, core: CoreReader) -> None:
         self._core = core
 
-    def instrument(self, symbol: str) -> InstrumentView:
+    def instrument(self, symbol: Symbol) -> InstrumentView:
         instrument = self._core.instrument(symbol)
         if instrument is None:
             raise ProblemError(
@@ -203,13 +206,13 @@ def _problems(presenter: _Presenter) -> Iterator[None]:
 
 
 def _place_order_command(
-    account_id: int, request: PlaceOrderRequest, instrument: InstrumentView
+    account_id: AccountId, request: PlaceOrderRequest, instrument: InstrumentView
 ) -> PlaceOrder:
     price = None if request.price is None else to_ticks(request.price, instrument)
     return PlaceOrder(
         account_id=account_id,
-        client_order_id=request.client_order_id or f"ob-{secrets.token_hex(16)}",
-        symbol=request.symbol,
+        client_order_id=ClientOrderId(request.client_order_id or f"ob-{secrets.token_hex(16)}"),
+        symbol=instrument.symbol,
         side=Side(request.side),
         order_type=OrderType(request.type),
         price=price,
@@ -221,7 +224,7 @@ def _place_order_command(
 
 
 def _amend_order_command(
-    account_id: int, order_id: int, request: AmendOrderRequest, instrument: InstrumentView
+    account_id: AccountId, order_id: OrderId, request: AmendOrderRequest, instrument: InstrumentView
 ) -> AmendOrder:
     return AmendOrder(
         account_id=account_id,
@@ -233,7 +236,9 @@ def _amend_order_command(
 
 _PLACE_ORDER: Final = Validator[PlaceOrderRequest](PlaceOrderRequest, ("body",))
 _AMEND_ORDER: Final = Validator[AmendOrderRequest](AmendOrderRequest, ("body",))
-_ORDER_ID: Final = Validator[int](Annotated[int, Field(ge=1, le=MAX_UNITS)], ("path", "order_id"))
+_ORDER_ID: Final = Validator[OrderId](
+    Annotated[OrderId, Field(ge=1, le=MAX_UNITS)], ("path", "order_id")
+)
 
 
 class _OrderEntry:
@@ -249,7 +254,7 @@ class _OrderEntry:
         self._presenter = presenter
         self._trade = require_scope("trade")
 
-    async def _trader(self, scope: Scope) -> int:
+    async def _trader(self, scope: Scope) -> AccountId:
         return _account_of(await self._trade.authorize(scope))
 
     async def place(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -261,7 +266,7 @@ class _OrderEntry:
             raise validation_error(errors)
         presenter = self._presenter
         with _problems(presenter):
-            instrument = presenter.instrument(request.symbol)
+            instrument = presenter.instrument(Symbol(request.symbol))
             command = _place_order_command(account_id, request, instrument)
             placement = await self._orders.place_order(command)
         status = 201 if placement.created else 200
@@ -299,7 +304,7 @@ def _documentation_only() -> NoReturn:
     raise RuntimeError("a direct route's endpoint only documents it; its app serves it")
 
 
-def _next_cursor(ids: list[int], limit: int) -> int | None:
+def _next_cursor(ids: list[_Id], limit: int) -> _Id | None:
     return ids[-1] if len(ids) == limit and ids else None
 
 
@@ -365,7 +370,13 @@ def create_router(trading: Trading) -> APIRouter:  # noqa: C901  # one closure p
         limit: PageLimit = DEFAULT_PAGE,
         cursor: Cursor = None,
     ) -> OrderPage:
-        query = OrderQuery(account_id, status == "open", symbol, cursor, limit)
+        query = OrderQuery(
+            account_id,
+            status == "open",
+            None if symbol is None else Symbol(symbol),
+            None if cursor is None else OrderId(cursor),
+            limit,
+        )
         with _problems(presenter):
             found = await orders.orders(query)
         next_cursor = _next_cursor([order.order_id for order in found], limit)
@@ -376,12 +387,12 @@ def create_router(trading: Trading) -> APIRouter:  # noqa: C901  # one closure p
         summary="One of your orders",
         responses=_ORDER_RESPONSES,
     )
-    async def get_order(order_id: OrderId, account_id: ReadAccount) -> OrderResponse:
+    async def get_order(order_id: OrderIdPath, account_id: ReadAccount) -> OrderResponse:
         with _problems(presenter):
-            return presenter.order(await orders.order(account_id, order_id))
+            return presenter.order(await orders.order(account_id, OrderId(order_id)))
 
     async def amend_order(
-        order_id: OrderId,  # noqa: ARG001
+        order_id: OrderIdPath,  # noqa: ARG001
         request: AmendOrderRequest,  # noqa: ARG001
         account_id: TradeAccount,  # noqa: ARG001
     ) -> OrderResponse:
@@ -397,7 +408,7 @@ def create_router(trading: Trading) -> APIRouter:  # noqa: C901  # one closure p
         responses=_ORDER_RESPONSES,
     )
 
-    async def cancel_order(order_id: OrderId, account_id: TradeAccount) -> OrderResponse:  # noqa: ARG001
+    async def cancel_order(order_id: OrderIdPath, account_id: TradeAccount) -> OrderResponse:  # noqa: ARG001
         _documentation_only()
 
     add_direct_route(
@@ -422,7 +433,13 @@ def create_router(trading: Trading) -> APIRouter:  # noqa: C901  # one closure p
         limit: PageLimit = DEFAULT_PAGE,
         cursor: Cursor = None,
     ) -> TradePage:
-        query = FillQuery(account_id, symbol, order_id, cursor, limit)
+        query = FillQuery(
+            account_id,
+            None if symbol is None else Symbol(symbol),
+            None if order_id is None else OrderId(order_id),
+            None if cursor is None else TradeId(cursor),
+            limit,
+        )
         with _problems(presenter):
             fills = await orders.fills(query)
         trades: list[TradeResponse] = [
@@ -444,8 +461,8 @@ def create_router(trading: Trading) -> APIRouter:  # noqa: C901  # one closure p
         _principal: Reader,
         depth: Annotated[int, Query(ge=1, le=MAX_DEPTH)] = DEFAULT_DEPTH,
     ) -> BookResponse:
-        instrument = core.instrument(symbol)
-        book = core.book(symbol, depth)
+        instrument = core.instrument(Symbol(symbol))
+        book = core.book(Symbol(symbol), depth)
         if instrument is None or book is None:
             raise ProblemError(
                 404, "Not Found", reason=RejectReason.UNKNOWN_SYMBOL.value, detail="No such symbol."

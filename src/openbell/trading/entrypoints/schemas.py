@@ -26,6 +26,7 @@ from openbell.contracts.enums import (
     TimeInForce,
 )
 from openbell.contracts.results import BalanceView, BookView, InstrumentView
+from openbell.shared.money import Price, Quantity
 from openbell.trading.domain.orders import Fill, Order
 from openbell.trading.domain.units import (
     average_price,
@@ -244,7 +245,7 @@ def balance_response(balance: BalanceView, scale: int) -> BalanceResponse:
 
 
 def book_response(book: BookView, instrument: InstrumentView) -> BookResponse:
-    def levels(side: list[tuple[int, int]]) -> list[tuple[str, str]]:
+    def levels(side: list[tuple[Price, Quantity]]) -> list[tuple[str, str]]:
         return [
             (format_price(price, instrument), format_quantity(quantity, instrument))
             for price, quantity in side
