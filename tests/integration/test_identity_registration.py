@@ -10,7 +10,7 @@ import pytest
 from test_identity_oauth import PASSWORD, SECOND, Accounts, make_harness, settings_for
 
 from openbell.identity.bootstrap import OUTBOX_DIRECTORY, build_identity, build_in_memory_identity
-from openbell.identity.domain.users import UserStatus
+from openbell.identity.domain.users import Role, UserStatus
 from openbell.migrations import upgrade_database
 from openbell.shared.time import FixedClock
 
@@ -147,7 +147,7 @@ async def test_a_pending_registration_lapses_and_frees_its_address(server):
     response = await oauth.http.post("/v1/users/verify", json={"token": token_in(body)})
     assert response.status_code == 400
     owner = await oauth.identity.users.create_user(
-        email=VICTIM, password=NEW_PASSWORD, roles={"trader"}
+        email=VICTIM, password=NEW_PASSWORD, roles={Role.TRADER}
     )
     assert owner.active
 
