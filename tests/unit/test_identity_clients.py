@@ -13,7 +13,13 @@ from openbell.shared.time import FixedClock
 
 
 def fast_hasher(**changes) -> Argon2SecretHasher:
-    parameters = {"time_cost": 1, "memory_cost_kib": 64, "parallelism": 1, "concurrency": 2}
+    parameters = {
+        "time_cost": 1,
+        "memory_cost_kib": 64,
+        "parallelism": 1,
+        "concurrency": 2,
+        "queue_limit": 8,
+    }
     return Argon2SecretHasher(**(parameters | changes))
 
 

@@ -231,6 +231,7 @@ def _wire(
         memory_cost_kib=settings.argon2_memory_cost_kib,
         parallelism=settings.argon2_parallelism,
         concurrency=settings.secret_hash_concurrency,
+        queue_limit=settings.secret_hash_queue_limit,
     )
     cipher = AesGcmKeyCipher(kek)
     revocations = RevocationService(

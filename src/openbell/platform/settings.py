@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     """
     secret_hash_concurrency: int = Field(default=4, ge=1, le=256)
     """How many argon2 hashes may run at once: each holds `argon2_memory_cost_kib` of memory."""
+    secret_hash_queue_limit: int = Field(default=64, ge=1, le=100_000)
+    """How many argon2 hashes may run or wait at once; beyond that, sign-ins and anything
+    else needing one answer 503 + Retry-After at once instead of queueing for seconds."""
     token_leeway_seconds: int = Field(default=10, ge=0, le=60)
     """Clock skew tolerated when checking a token's exp, nbf and iat."""
     token_cache_size: int = Field(default=10_000, ge=0)

@@ -5,20 +5,31 @@ import asyncio
 import base64
 import hashlib
 import hmac
+from collections.abc import Callable
+from typing import TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from openbell.shared.errors import OverloadedError
+
+_T = TypeVar("_T")
+
+
+class HashingOverloadedError(OverloadedError):
+    """As many argon2 computations are running or waiting as the server allows."""
+
 
 class Argon2SecretHasher:
     """argon2-cffi's PasswordHasher run in worker threads (it releases the GIL).
 
     Passwords, and client secrets stored before they were kept as keyed digests.
-
     One hash costs tens of milliseconds and `memory_cost_kib` of memory, so at most
-    `concurrency` run at once: a burst of logins queues instead of exhausting memory.
+    `concurrency` run at once, and at most `queue_limit` run or wait: beyond that a request
+    is refused at once (HashingOverloadedError, answered 503 + Retry-After) rather than
+    queued behind a flood where it would wait seconds and time out anyway.
     """
 
     def __init__(
@@ -28,19 +39,35 @@ class Argon2SecretHasher:
         memory_cost_kib: int,
         parallelism: int,
         concurrency: int,
+        queue_limit: int,
     ) -> None:
         self._hasher = PasswordHasher(
             time_cost=time_cost, memory_cost=memory_cost_kib, parallelism=parallelism
         )
         self._slots = asyncio.Semaphore(concurrency)
+        self._queue_limit = max(queue_limit, concurrency)
+        self._admitted = 0
+
+    @property
+    def admitted(self) -> int:
+        """How many computations are running or waiting now."""
+        return self._admitted
 
     async def hash(self, secret: str) -> str:
-        async with self._slots:
-            return await asyncio.to_thread(self._hasher.hash, secret)
+        return await self._run(self._hasher.hash, secret)
 
     async def verify(self, secret_hash: str, secret: str) -> bool:
-        async with self._slots:
-            return await asyncio.to_thread(self._verify, secret_hash, secret)
+        return await self._run(self._verify, secret_hash, secret)
+
+    async def _run(self, work: Callable[..., _T], *arguments: str) -> _T:
+        if self._admitted >= self._queue_limit:
+            raise HashingOverloadedError("too many password hashes queued")
+        self._admitted += 1
+        try:
+            async with self._slots:
+                return await asyncio.to_thread(work, *arguments)
+        finally:
+            self._admitted -= 1
 
     def _verify(self, secret_hash: str, secret: str) -> bool:
         try:

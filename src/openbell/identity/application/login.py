@@ -78,10 +78,9 @@ class _Pace:
 
     async def timed(self, work: Awaitable[bool]) -> bool:
         started = time.perf_counter()
-        try:
-            return await work
-        finally:
-            self._observe(time.perf_counter() - started)
+        result = await work  # a refusal (overload) says nothing about a check's pace
+        self._observe(time.perf_counter() - started)
+        return result
 
     def _observe(self, seconds: float) -> None:
         if not self._typical:

@@ -39,7 +39,10 @@ class SigningKeyRepository(Protocol):
 
 
 class SecretHasher(Protocol):
-    """Slow, salted hashing of passwords (argon2id); safe to await on the event loop."""
+    """Slow, salted hashing of passwords (argon2id); safe to await on the event loop.
+
+    Raises OverloadedError, at once, when too many hashes are running or waiting.
+    """
 
     async def hash(self, secret: str) -> str: ...
 

@@ -30,6 +30,7 @@ from openbell.identity.domain.scopes import KNOWN_SCOPES, OIDC_SCOPES, format_sc
 from openbell.identity.domain.tokens import TokenGrantResult
 from openbell.identity.domain.users import userinfo_claims
 from openbell.identity.entrypoints.deps import IdentityDep, OpenIdCaller, OpenIdUser
+from openbell.shared.errors import OverloadedError
 
 TOKEN_PATH = "/oauth/token"  # a URL path, not a secret  # noqa: S105  # nosec B105
 AUTHORIZE_PATH = "/oauth/authorize"
@@ -49,7 +50,9 @@ _OAUTH_ERRORS = (
     UnauthorizedClientError,
     UnsupportedGrantTypeError,
     InvalidScopeError,
+    OverloadedError,
 )
+_BUSY_SECONDS = "1"
 
 
 class TokenResponse(BaseModel):
@@ -133,10 +136,14 @@ class _Credentials(NamedTuple):
     client_secret: str | None
 
 
-def _oauth_error(error: IdentityError, *, challenge: bool) -> JSONResponse:
-    """RFC 6749 §5.2; invalid_client answers 401 with a Basic challenge when `challenge`."""
-    status = 400
+def _oauth_error(error: IdentityError | OverloadedError, *, challenge: bool) -> JSONResponse:
+    """RFC 6749 §5.2; invalid_client answers 401 with a Basic challenge when `challenge`;
+    too much hashing queued answers 503 `temporarily_unavailable` with Retry-After."""
     headers = dict(_NO_STORE)
+    if isinstance(error, OverloadedError):
+        busy = {"error": "temporarily_unavailable", "error_description": "retry shortly"}
+        return JSONResponse(busy, status_code=503, headers=headers | {"Retry-After": _BUSY_SECONDS})
+    status = 400
     if isinstance(error, InvalidClientError) and challenge:
         status = 401
         headers["WWW-Authenticate"] = _BASIC_CHALLENGE
@@ -293,7 +300,11 @@ router = APIRouter(tags=["identity"])
     TOKEN_PATH,
     summary="Get an access token (OAuth 2.0 client credentials)",
     response_model=TokenResponse,
-    responses={400: {"model": OAuthErrorResponse}, 401: {"model": OAuthErrorResponse}},
+    responses={
+        400: {"model": OAuthErrorResponse},
+        401: {"model": OAuthErrorResponse},
+        503: {"model": OAuthErrorResponse},
+    },
     openapi_extra={"requestBody": _TOKEN_REQUEST_BODY},
 )
 async def token(request: Request, identity: IdentityDep) -> JSONResponse:
@@ -318,7 +329,11 @@ async def token(request: Request, identity: IdentityDep) -> JSONResponse:
     REVOKE_PATH,
     summary="Revoke an access or refresh token (RFC 7009)",
     status_code=200,
-    responses={400: {"model": OAuthErrorResponse}, 401: {"model": OAuthErrorResponse}},
+    responses={
+        400: {"model": OAuthErrorResponse},
+        401: {"model": OAuthErrorResponse},
+        503: {"model": OAuthErrorResponse},
+    },
     openapi_extra={"requestBody": _TOKEN_FORM_BODY},
 )
 async def revoke(request: Request, identity: IdentityDep) -> Response:
@@ -335,7 +350,11 @@ async def revoke(request: Request, identity: IdentityDep) -> Response:
     INTROSPECT_PATH,
     summary="Introspect a token (RFC 7662)",
     response_model=IntrospectionResponse,
-    responses={400: {"model": OAuthErrorResponse}, 401: {"model": OAuthErrorResponse}},
+    responses={
+        400: {"model": OAuthErrorResponse},
+        401: {"model": OAuthErrorResponse},
+        503: {"model": OAuthErrorResponse},
+    },
     openapi_extra={"requestBody": _TOKEN_FORM_BODY},
 )
 async def introspect(request: Request, identity: IdentityDep) -> JSONResponse:

@@ -41,6 +41,7 @@ from openbell.identity.domain.mfa import AuthenticationProof
 from openbell.identity.domain.users import User, UserId
 from openbell.identity.entrypoints.deps import IdentityDep
 from openbell.identity.entrypoints.http import AUTHORIZE_PATH
+from openbell.shared.errors import OverloadedError
 
 NANOSECONDS = 1_000_000_000
 REQUEST_LIFETIME_SECONDS = 600
@@ -49,6 +50,7 @@ _CSRF_PATTERN = re.compile(r"[A-Za-z0-9_-]{43}")
 _FORM = "application/x-www-form-urlencoded"
 _MAX_FIELDS = 8
 _FAILED = "Invalid email or password, or too many attempts; try again later."
+_BUSY = "Too many sign-ins are in progress; try again in a moment."
 _EXPIRED = "This sign-in page has expired or was not opened here."
 
 
@@ -208,6 +210,11 @@ class LoginPage:
         except AuthenticationFailedError:
             sealed = form["request"]
             return self._login_form(client, authorization, csrf, sealed, error=_FAILED, status=401)
+        except OverloadedError:
+            sealed = form["request"]
+            busy = self._login_form(client, authorization, csrf, sealed, error=_BUSY, status=503)
+            busy.headers["Retry-After"] = "1"
+            return busy
         user = await self._identity.users.ensure_account(user)
         if await self._identity.mfa.enrolled(user.user_id):
             return self._mfa_form(form["request"], csrf, authorization, user, error="")

@@ -16,6 +16,7 @@ from starlette.responses import Response
 from starlette.types import Scope, Send
 
 from openbell.platform.problems import PROBLEM_JSON, ProblemError
+from openbell.shared.errors import OverloadedError, UnavailableError
 
 _PROBLEM_CONTENT_TYPE = PROBLEM_JSON.encode("latin-1")
 
@@ -117,8 +118,26 @@ async def handle_validation_error(request: Request, exc: RequestValidationError)
     return ProblemResponse(problem, request.scope)
 
 
+RETRY_AFTER_SECONDS = 1
+
+
+async def handle_unavailable(request: Request, exc: UnavailableError) -> Response:
+    """503 + Retry-After for work refused because a queue is full or a dependency is away;
+    any route that lets such an error through answers this instead of a 500."""
+    overloaded = isinstance(exc, OverloadedError)
+    problem = ProblemError(
+        503,
+        "Service Unavailable",
+        reason="overloaded" if overloaded else "unavailable",
+        detail="Too much work is queued; retry shortly." if overloaded else None,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+    return ProblemResponse(problem, request.scope)
+
+
 EXCEPTION_HANDLERS: dict[type[Exception], Callable[[Request, Any], Awaitable[Response]]] = {
     ProblemError: handle_problem,
     HTTPException: handle_http_exception,
     RequestValidationError: handle_validation_error,
+    UnavailableError: handle_unavailable,
 }
