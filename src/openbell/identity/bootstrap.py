@@ -57,6 +57,7 @@ from openbell.identity.application.client_tokens import ClientTokenService
 from openbell.identity.application.clients import ClientService
 from openbell.identity.application.keys import KeyService
 from openbell.identity.application.login import LoginService, Throttles
+from openbell.identity.application.logout import LogoutService
 from openbell.identity.application.mfa import MfaService
 from openbell.identity.application.ports import (
     AccountOpener,
@@ -120,6 +121,7 @@ class Identity:
     mfa: MfaService
     authorization: AuthorizationService
     client_tokens: ClientTokenService
+    logout: LogoutService
     revocations: RevocationService
     events: AuthEventCounter
     login_sealer: Sealer
@@ -318,6 +320,7 @@ def _wire(
         mfa=mfa,
         authorization=AuthorizationService(clients, tokens),
         client_tokens=ClientTokenService(clients, tokens, verifier, revocations),
+        logout=LogoutService(clients, verifier, stores.grants, revocations, clock),
         revocations=revocations,
         events=events,
         login_sealer=Sealer(kek, b"login"),

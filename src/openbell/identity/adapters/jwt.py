@@ -23,12 +23,18 @@ from joserfc.jws import JWSRegistry
 from openbell.identity.application.ports import PublicKeySource
 from openbell.identity.domain.keys import SIGNING_ALGORITHM, PrivateKey, PublicKey
 from openbell.identity.domain.revocation import CLIENT, GRANT, SUBJECT, TOKEN, revocation_key
-from openbell.identity.domain.tokens import ACCESS_TOKEN_TYPE, ISSUED_AT_NS, NANOSECONDS
+from openbell.identity.domain.tokens import (
+    ACCESS_TOKEN_TYPE,
+    ID_TOKEN_TYPE,
+    ISSUED_AT_NS,
+    NANOSECONDS,
+)
 from openbell.platform.auth import InvalidTokenError, Principal
 from openbell.shared.time import Clock
 
 MAX_TOKEN_LENGTH = 4096
 _ACCEPTED_TYPES = frozenset({ACCESS_TOKEN_TYPE, "application/" + ACCESS_TOKEN_TYPE})
+_ID_TOKEN_TYPES = frozenset({ID_TOKEN_TYPE.lower()})
 _REQUIRED_CLAIMS = ("iss", "aud", "sub", "exp", "iat", "nbf", "jti", "client_id", "scope")
 
 
@@ -340,7 +346,20 @@ class JwtAccessTokenVerifier:
             verified.revocation_keys, verified.issued_at
         )
 
-    async def _decode(self, token: str, *, validate_claims: bool) -> Mapping[str, Any]:
+    async def id_token_claims(self, token: str) -> Mapping[str, Any] | None:
+        """The claims of an ID token of ours whose signature verifies, even if expired.
+
+        For RP-initiated logout's `id_token_hint`, which names a past sign-in; never for
+        authorizing a request (an ID token is no key to an API).
+        """
+        try:
+            return await self._decode(token, validate_claims=False, types=_ID_TOKEN_TYPES)
+        except InvalidTokenError:
+            return None
+
+    async def _decode(
+        self, token: str, *, validate_claims: bool, types: frozenset[str] = _ACCEPTED_TYPES
+    ) -> Mapping[str, Any]:
         if len(token) > MAX_TOKEN_LENGTH:
             raise InvalidTokenError
         kid = _unverified_kid(token)
@@ -357,7 +376,7 @@ class JwtAccessTokenVerifier:
                 raise InvalidTokenError
         except (JoseError, ValueError, TypeError):
             raise InvalidTokenError from None
-        if str(decoded.header.get("typ", "")).lower() not in _ACCEPTED_TYPES:
+        if str(decoded.header.get("typ", "")).lower() not in types:
             raise InvalidTokenError
         return decoded.claims
 

@@ -252,3 +252,10 @@ class AccessTokenInspector(Protocol):
 
     def active(self, claims: Mapping[str, Any]) -> bool:
         """Whether signed claims are within their lifetime and not revoked."""
+
+
+class IdTokenReader(Protocol):
+    """Reads our own signed ID tokens (RP-initiated logout's `id_token_hint`)."""
+
+    async def id_token_claims(self, token: str) -> Mapping[str, Any] | None:
+        """The claims of an ID token of ours whose signature verifies, even if expired."""

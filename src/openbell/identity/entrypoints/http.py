@@ -37,6 +37,7 @@ AUTHORIZE_PATH = "/oauth/authorize"
 REVOKE_PATH = "/oauth/revoke"
 INTROSPECT_PATH = "/oauth/introspect"
 USERINFO_PATH = "/oauth/userinfo"
+END_SESSION_PATH = "/oauth/logout"
 DISCOVERY_PATH = "/.well-known/openid-configuration"
 JWKS_PATH = "/.well-known/jwks.json"
 _FORM = "application/x-www-form-urlencoded"
@@ -237,6 +238,7 @@ def discovery_document(issuer: str) -> dict[str, Any]:
         "revocation_endpoint": base + REVOKE_PATH,
         "introspection_endpoint": base + INTROSPECT_PATH,
         "userinfo_endpoint": base + USERINFO_PATH,
+        "end_session_endpoint": base + END_SESSION_PATH,
         "jwks_uri": base + JWKS_PATH,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
