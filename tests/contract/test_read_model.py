@@ -2,6 +2,7 @@
 
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -51,7 +52,7 @@ async def read_model(backend_url: str | None) -> AsyncIterator[object]:
 
 
 def order(order_id: int, account_id: int = ALICE, **fields) -> Order:
-    values = {
+    values: dict[str, Any] = {
         "order_id": order_id,
         "account_id": account_id,
         "client_order_id": f"c{order_id}",
@@ -71,7 +72,7 @@ def order(order_id: int, account_id: int = ALICE, **fields) -> Order:
 
 
 def fill(trade_id: int, order_id: int, account_id: int = ALICE, **fields) -> Fill:
-    values = {
+    values: dict[str, Any] = {
         "trade_id": trade_id,
         "account_id": account_id,
         "order_id": order_id,

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -99,7 +100,7 @@ def order_request(index: int) -> tuple[str, dict[str, object]]:
     trader = "alice" if index % 2 else "bob"
     side = "buy" if (index // 2) % 2 else "sell"
     offset = (index * 7) % 11 - 5
-    body = {
+    body: dict[str, object] = {
         "symbol": "ACME",
         "side": side,
         "type": "limit",
@@ -118,7 +119,11 @@ async def snapshot_of(base: str, token: dict[str, str]) -> dict[str, object]:
             headers = {"Authorization": f"Bearer {bearer}"}
             orders, cursor = [], None
             while True:
-                params = {"status": "all", "limit": 1000, **({"cursor": cursor} if cursor else {})}
+                params: dict[str, str | int] = {
+                    "status": "all",
+                    "limit": 1000,
+                    **({"cursor": cursor} if cursor else {}),
+                }
                 page = (await client.get("/v1/orders", params=params, headers=headers)).json()
                 orders += page["orders"]
                 cursor = page["next_cursor"]
@@ -135,8 +140,11 @@ async def snapshot_of(base: str, token: dict[str, str]) -> dict[str, object]:
 
 
 async def place_all(
-    base: str, token: dict[str, str], indices: range, acknowledged: dict[int, dict] | None = None
-) -> dict[int, dict]:
+    base: str,
+    token: dict[str, str],
+    indices: range,
+    acknowledged: dict[int, dict[str, Any]] | None = None,
+) -> dict[int, dict[str, Any]]:
     """Place orders concurrently; fill `acknowledged` with the answered ones as they come."""
     acknowledged = {} if acknowledged is None else acknowledged
     # Bounded concurrency of our own, so no request waits for a pooled connection long
@@ -215,8 +223,8 @@ def test_orders_in_flight_at_kill_9_are_either_all_there_or_safely_retried(tmp_p
         server.wait_ready()
         token = asyncio.run(tokens(server.base, data_dir))
 
-        async def storm_then_kill() -> tuple[dict[int, dict], bool]:
-            acknowledged: dict[int, dict] = {}
+        async def storm_then_kill() -> tuple[dict[int, dict[str, Any]], bool]:
+            acknowledged: dict[int, dict[str, Any]] = {}
             placing = asyncio.create_task(place_all(server.base, token, range(600), acknowledged))
             while len(acknowledged) < 60 and not placing.done():
                 await asyncio.sleep(0.005)

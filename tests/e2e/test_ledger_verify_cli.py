@@ -6,10 +6,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from openbell.core.adapters.codec import decode_state, encode_state
+from openbell.core.adapters.codec import encode_state
 from openbell.core.adapters.sqlite import SqliteJournal, SqliteSnapshotStore
 from openbell.core.application.ports import JournalEntry, Snapshot
 from openbell.core.application.recovery import recover
+from openbell.core.bootstrap import decode_snapshot
 from openbell.core.domain.state import export_state, hash_state
 from openbell.migrations import upgrade_database
 
@@ -62,7 +63,7 @@ def test_a_tampered_snapshot_is_named_and_fails(tmp_path):
         await store.open()
         journal = SqliteJournal(url, read_only=True)
         await journal.open()
-        recovered = await recover(journal, None, decode_state)
+        recovered = await recover(journal, None, decode_snapshot)
         state = export_state(recovered.exchange)
         state["accounts"][-1][1][0][1] += 1  # a trader's first asset gains one minor unit
         await store.save(Snapshot(state["sequence"], hash_state(state), 0, encode_state(state)))

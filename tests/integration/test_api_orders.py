@@ -1,5 +1,7 @@
 """Order entry over HTTP: placing, retrying, amending and cancelling, and every refusal."""
 
+from typing import Any
+
 import pytest
 
 from openbell.contracts.commands import HaltMarket
@@ -8,10 +10,10 @@ from openbell.core.application.sequencer import SequencerOverloadedError
 PROBLEM = "application/problem+json"
 
 
-def problem(response, status: int, reason: str) -> dict:
+def problem(response, status: int, reason: str) -> dict[str, Any]:
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == PROBLEM
-    document = response.json()
+    document: dict[str, Any] = response.json()
     assert document["reason"] == reason, document
     return document
 

@@ -79,7 +79,9 @@ async def test_registration_sends_a_verification_token_and_verifying_opens_an_ac
     assert response.json() == {"status": "verification_sent"}
     to, _, body = oauth.identity.mailer.sent[-1]
     assert to == "new.trader@example.com"
-    token = re.search(r"\n\n(\S+)\n\n", body).group(1)
+    found = re.search(r"\n\n(\S+)\n\n", body)
+    assert found is not None
+    token = found.group(1)
     # Unverified: cannot sign in yet.
     code, _, page = await oauth.sign_in("new.trader@example.com")
     assert code is None
@@ -107,7 +109,9 @@ async def test_registering_a_taken_address_answers_the_same_and_warns_its_owner(
 
 async def test_a_verification_token_expires(oauth):
     await oauth.http.post("/v1/users", json={"email": "x@example.com", "password": PASSWORD})
-    token = re.search(r"\n\n(\S+)\n\n", oauth.identity.mailer.sent[-1][2]).group(1)
+    found = re.search(r"\n\n(\S+)\n\n", oauth.identity.mailer.sent[-1][2])
+    assert found is not None
+    token = found.group(1)
     oauth.clock.advance(86_401 * SECOND)
     response = await oauth.http.post("/v1/users/verify", json={"token": token})
     assert response.status_code == 400

@@ -1,9 +1,11 @@
 """Signing keys in SQL: encrypted at rest, reused after a restart, rotated with overlap."""
 
+from collections.abc import Sequence
+
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from sqlalchemy import func, select
+from sqlalchemy import RowMapping, func, select
 
 from openbell.identity.adapters.crypto import AesGcmKeyCipher, load_or_create_key_encryption_key
 from openbell.identity.adapters.tables import signing_keys
@@ -34,7 +36,7 @@ async def url(database_url):
     return database_url
 
 
-async def stored_keys(url: str) -> list:
+async def stored_keys(url: str) -> Sequence[RowMapping]:
     engine = create_engine(url)
     try:
         async with engine.connect() as connection:

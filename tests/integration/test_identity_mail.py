@@ -164,7 +164,9 @@ async def test_a_registration_mail_reaches_the_server_and_its_token_verifies(
         assert message["To"] == "carol@example.test"
         assert inbox.recipients == ["carol@example.test"]
         body = message.get_payload(decode=True).decode()
-        token = re.search(r"^([A-Za-z0-9_-]{40,})\s*$", body, re.MULTILINE).group(1)
+        found = re.search(r"^([A-Za-z0-9_-]{40,})\s*$", body, re.MULTILINE)
+        assert found is not None
+        token = found.group(1)
         user = await identity.users.verify_email(token)
         assert user.email == "carol@example.test"
         assert list(Path(tmp_path / OUTBOX_DIRECTORY).glob("*.eml")) == []

@@ -1,5 +1,7 @@
 """One contract for client and signing-key storage: in memory, SQLite and PostgreSQL alike."""
 
+from typing import Any
+
 import pytest
 
 import openbell.identity.adapters.tables  # noqa: F401 - registers identity's tables
@@ -19,7 +21,8 @@ def storage_url(request) -> str | None:
     """None for in-memory storage, else a fresh database of each backend."""
     if request.param == "memory":
         return None
-    return request.getfixturevalue(f"{request.param}_url")
+    url: str = request.getfixturevalue(f"{request.param}_url")
+    return url
 
 
 @pytest.fixture
@@ -37,7 +40,7 @@ async def repositories(storage_url):
 
 
 def client(client_id: str = "obc_1", created_at: int = 10, **changes) -> ApiClient:
-    fields = {
+    fields: dict[str, Any] = {
         "client_id": ClientId(client_id),
         "name": "desk",
         "secret_hash": "$argon2id$v=19$m=64,t=1,p=1$c2FsdA$aGFzaA",
@@ -50,7 +53,7 @@ def client(client_id: str = "obc_1", created_at: int = 10, **changes) -> ApiClie
 
 
 def key(kid: str = "kid-1", created_at: int = 10, **changes) -> SigningKey:
-    fields = {
+    fields: dict[str, Any] = {
         "kid": kid,
         "algorithm": "EdDSA",
         "public_key": bytes(range(32)),

@@ -1,6 +1,6 @@
 """Identity end to end on a real database: what CLI commands do, token endpoint, a guarded route."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 import pytest
@@ -18,7 +18,9 @@ trading = APIRouter()
 
 
 @trading.get("/balances")
-async def balances(principal: Annotated[Principal, Depends(require_scope("read"))]) -> dict:
+async def balances(
+    principal: Annotated[Principal, Depends(require_scope("read"))],
+) -> dict[str, Any]:
     return {"account_id": principal.account_id}
 
 

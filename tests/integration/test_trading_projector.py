@@ -218,13 +218,14 @@ async def test_a_failed_write_is_retried_not_dropped(database_url):
     bus: InProcessBus[Outcome] = InProcessBus()
     projector = Projector(bus.subscribe("test"), store, retry_seconds=0.01)
     market = Market()
-    placed = market.place(market.trader(), "buy", 1, 10_000)
+    trader = market.trader()
+    placed = market.place(trader, "buy", 1, 10_000)
     await projector.start()
     try:
         bus.publish(replayed(market))
         assert await projector.wait_for(placed.sequence, 5)
         assert projector.failures == 2
-        assert await store.inner.order(placed.command.account_id, order_id_of(placed))
+        assert await store.inner.order(trader, order_id_of(placed))
     finally:
         await projector.stop()
         await store.inner.close()
@@ -243,13 +244,14 @@ async def test_reads_wait_for_the_projection_but_not_forever(harness):
 
 async def test_a_gap_in_the_outcomes_is_counted_and_the_rest_applied(harness):
     market = Market()
-    placed = market.place(market.trader(), "buy", 1, 10_000)
+    trader = market.trader()
+    placed = market.place(trader, "buy", 1, 10_000)
     outcomes = replayed(market)
     await harness.publish(outcomes[3:])
     assert harness.projector.gaps == 1
-    found = await harness.read_model.orders(OrderQuery(placed.command.account_id))
+    found = await harness.read_model.orders(OrderQuery(trader))
     assert [o.order_id for o in found] == [order_id_of(placed)]
-    assert await harness.read_model.fills(FillQuery(placed.command.account_id)) == []
+    assert await harness.read_model.fills(FillQuery(trader)) == []
 
 
 async def test_orders_it_wrote_are_not_read_back_from_the_store(database_url):

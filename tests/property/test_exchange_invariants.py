@@ -1,5 +1,7 @@
 """Invariants that hold after any sequence of commands, whatever hypothesis throws at them."""
 
+from typing import Any
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -35,7 +37,7 @@ amend = st.tuples(
 steps = st.lists(st.one_of(place, place, cancel, amend), min_size=1, max_size=80)
 
 
-def run(market: Market, traders: list[int], step: tuple) -> object:
+def run(market: Market, traders: list[int], step: tuple[Any, ...]) -> object:
     kind = step[0]
     orders = sorted(market.exchange.open_orders)
     if kind == "place":

@@ -16,6 +16,7 @@ from openbell.bench.engine import (
     to_operations,
 )
 from openbell.bench.workload import generate, parse_workload, write_workload
+from openbell.contracts.commands import AmendOrder
 
 
 def reference_run(records):
@@ -52,7 +53,9 @@ def test_reduce_that_takes_everything_becomes_a_cancel_for_openbell():
         "PlaceOrder",
         "AmendOrder",
     ]
-    assert stream.commands[2].quantity == 4
+    amend = stream.commands[2]
+    assert isinstance(amend, AmendOrder)
+    assert amend.quantity == 4
     ours = time_openbell(stream)
     assert ours.state == reference_run(records).state
     assert ours.state.ask_quantity == 4

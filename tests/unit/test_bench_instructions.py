@@ -1,6 +1,7 @@
+import shutil
+
 import pytest
 
-from openbell.bench import instructions
 from openbell.bench.instructions import ValgrindMissingError, run_instruction_bench, run_mode
 
 
@@ -24,7 +25,7 @@ def test_an_unknown_mode_is_refused():
 
 
 def test_without_valgrind_it_says_so(monkeypatch):
-    monkeypatch.setattr(instructions.shutil, "which", lambda _name: None)
+    monkeypatch.setattr(shutil, "which", lambda _name: None)
     with pytest.raises(ValgrindMissingError, match="apt-get install valgrind"):
         run_instruction_bench(commands=100)
 

@@ -8,6 +8,12 @@ def levels(book):
     return [(price, quantity) for price, quantity, _ in bids], [(p, q) for p, q, _ in asks]
 
 
+def quantity_of(book: ReferenceBook, order_id: int) -> int:
+    order = book.resting(order_id)
+    assert order is not None
+    return order.quantity
+
+
 def test_better_price_matches_first_then_earlier_order_at_the_same_price():
     book = ReferenceBook()
     book.place(1, SELL, 101, 5, GTC)
@@ -15,8 +21,8 @@ def test_better_price_matches_first_then_earlier_order_at_the_same_price():
     book.place(3, SELL, 100, 5, GTC)
     book.place(4, BUY, 101, 8, GTC)
     assert book.resting(2) is None
-    assert book.resting(3).quantity == 2
-    assert book.resting(1).quantity == 5
+    assert quantity_of(book, 3) == 2
+    assert quantity_of(book, 1) == 5
     assert (book.trades, book.traded_quantity, book.last_price) == (2, 8, 100)
 
 
@@ -56,7 +62,7 @@ def test_reduce_keeps_time_priority():
     book.reduce(1, 3)
     book.place(3, SELL, 100, 2, IOC)
     assert book.resting(1) is None
-    assert book.resting(2).quantity == 5
+    assert quantity_of(book, 2) == 5
 
 
 def test_reducing_by_the_whole_open_quantity_cancels():
@@ -74,7 +80,7 @@ def test_move_loses_time_priority():
     book.move(1, 100)
     book.place(3, SELL, 100, 5, IOC)
     assert book.resting(2) is None
-    assert book.resting(1).quantity == 5
+    assert quantity_of(book, 1) == 5
 
 
 def test_move_that_crosses_matches_at_once():

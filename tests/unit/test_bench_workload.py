@@ -5,6 +5,7 @@ import pytest
 from openbell.bench.reference import ReferenceBook
 from openbell.bench.workload import (
     GeneratorSettings,
+    Record,
     WorkloadError,
     apply_record,
     generate,
@@ -112,6 +113,6 @@ def test_reader_checks_place_fields(field, value, message):
 
 def test_written_lines_keep_schema_field_order(tmp_path):
     path = tmp_path / "one.jsonl"
-    shuffled = {"tif": "GTC", "quantity": 3, "price": 10050, "side": "buy", "account": 7}
+    shuffled: Record = {"tif": "GTC", "quantity": 3, "price": 10050, "side": "buy", "account": 7}
     write_workload(path, [{**shuffled, "id": 1, "op": "place"}])
     assert path.read_text() == PLACE + "\n"

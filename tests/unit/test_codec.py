@@ -2,6 +2,7 @@
 
 import itertools
 from enum import StrEnum
+from typing import Any
 
 import msgpack
 import pytest
@@ -59,7 +60,7 @@ SAMPLES: list[Command] = [
 ]
 
 
-def place_order(**overrides: object) -> PlaceOrder:
+def place_order(**overrides: Any) -> PlaceOrder:
     order = PlaceOrder(
         42, "c-1", "BTC-USD", Side.SELL, OrderType.LIMIT, 5_000_000, 3, TimeInForce.GTC
     )

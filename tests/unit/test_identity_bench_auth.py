@@ -1,6 +1,7 @@
 """`openbell bench auth` runs every phase on the real identity code and reports sane numbers."""
 
 import json
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -9,7 +10,11 @@ from openbell.bench.auth import run_auth_bench
 from openbell.cli import app
 from openbell.platform.settings import Settings
 
-FAST = {"argon2_time_cost": 1, "argon2_memory_cost_kib": 64, "argon2_parallelism": 1}
+FAST: dict[str, Any] = {
+    "argon2_time_cost": 1,
+    "argon2_memory_cost_kib": 64,
+    "argon2_parallelism": 1,
+}
 
 
 def test_a_short_run_reports_every_phase_without_errors():

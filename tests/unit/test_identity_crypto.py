@@ -5,7 +5,7 @@ import stat
 
 import pytest
 from cryptography.exceptions import InvalidTag
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from openbell.identity.adapters.crypto import (
     AesGcmKeyCipher,
@@ -80,7 +80,7 @@ def test_development_kek_file_is_created_private_and_reused(tmp_path):
 
 def test_a_configured_kek_wins_over_the_file(tmp_path):
     encoded = base64.b64encode(KEK).decode()
-    settings = Settings(data_dir=tmp_path, key_encryption_key=encoded)
+    settings = Settings(data_dir=tmp_path, key_encryption_key=SecretStr(encoded))
     assert key_encryption_key(settings) == KEK
     assert not (tmp_path / "key-encryption-key").exists()
 
@@ -102,6 +102,6 @@ def test_production_refuses_weak_argon2_parameters(tmp_path):
             environment="production",
             data_dir=tmp_path,
             database_url="postgresql+asyncpg://db/openbell",
-            key_encryption_key=base64.b64encode(KEK).decode(),
+            key_encryption_key=SecretStr(base64.b64encode(KEK).decode()),
             argon2_memory_cost_kib=1024,
         )

@@ -1,5 +1,7 @@
 """Identity's domain rules: scopes, client registration, token claims, key selection."""
 
+from typing import Any
+
 import pytest
 
 from openbell.identity.domain.clients import ApiClient, ClientId, register_client
@@ -12,7 +14,7 @@ SECOND = 1_000_000_000
 
 
 def client(**changes) -> ApiClient:
-    fields = {
+    fields: dict[str, Any] = {
         "client_id": ClientId("obc_test"),
         "name": "market maker",
         "secret_hash": "$argon2id$...",
@@ -153,7 +155,9 @@ def key(kid: str, created: int, retired: int | None = None) -> SigningKey:
 
 def test_the_newest_unretired_key_is_active():
     keys = [key("a", 1), key("b", 3), key("c", 5, retired=6)]
-    assert active_key(keys).kid == "b"
+    active = active_key(keys)
+    assert active is not None
+    assert active.kid == "b"
     assert active_key([key("c", 5, retired=6)]) is None
 
 

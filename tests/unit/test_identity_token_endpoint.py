@@ -2,7 +2,7 @@
 
 import base64
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 import pytest
@@ -24,7 +24,9 @@ protected = APIRouter()
 
 
 @protected.post("/orders")
-async def place_order(principal: Annotated[Principal, Depends(require_scope("trade"))]) -> dict:
+async def place_order(
+    principal: Annotated[Principal, Depends(require_scope("trade"))],
+) -> dict[str, Any]:
     return {"account_id": principal.account_id, "client_id": principal.client_id}
 
 
@@ -75,7 +77,7 @@ async def http(settings, identity):
         yield client
 
 
-def segments(token: str) -> tuple[dict, dict, bytes]:
+def segments(token: str) -> tuple[dict[str, Any], dict[str, Any], bytes]:
     def decode(part: str) -> bytes:
         return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
 
@@ -88,7 +90,8 @@ async def token_for(http, issued, **form) -> str:
         "/oauth/token", data=FORM | form, auth=(issued.client_id, issued.client_secret)
     )
     assert response.status_code == 200, response.text
-    return response.json()["access_token"]
+    token: str = response.json()["access_token"]
+    return token
 
 
 async def test_client_secret_basic_gets_a_bearer_token(http, trader):

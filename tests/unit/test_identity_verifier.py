@@ -4,12 +4,13 @@ import base64
 import hashlib
 import hmac
 import json
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from joserfc import jwt
 
-from openbell.identity.adapters import jwt as jwt_adapter
 from openbell.identity.adapters.jwt import JoseTokenSigner, JwtAccessTokenVerifier
 from openbell.identity.application.tokens import TokenRequest
 from openbell.identity.bootstrap import build_in_memory_identity
@@ -31,7 +32,7 @@ def unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def encode_json(value: dict) -> str:
+def encode_json(value: dict[str, Any]) -> str:
     return b64(json.dumps(value, separators=(",", ":")).encode())
 
 
@@ -72,11 +73,11 @@ def verifier(identity):
     return identity.verifier
 
 
-def now(clock) -> int:
+def now(clock: FixedClock) -> int:
     return clock.now_ns() // SECOND
 
 
-def claims(clock, **changes) -> dict:
+def claims(clock, **changes) -> dict[str, Any]:
     base = {
         "iss": ISSUER,
         "aud": AUDIENCE,
@@ -92,7 +93,7 @@ def claims(clock, **changes) -> dict:
     return {name: value for name, value in (base | changes).items() if value is not None}
 
 
-def signed(identity, body: dict, **header) -> str:
+def signed(identity, body: dict[str, Any], **header) -> str:
     key = identity.keys.signing_key()
     full_header = {"alg": "EdDSA", "kid": key.kid, "typ": "at+jwt"} | header
     full_header = {name: value for name, value in full_header.items() if value is not None}
@@ -246,13 +247,13 @@ async def test_a_header_without_kid_is_refused(verifier, token):
 
 async def test_a_repeated_token_is_verified_once(verifier, token, monkeypatch):
     calls = []
-    original = jwt_adapter.jwt.decode
+    original = jwt.decode
 
     def counting_decode(*args, **kwargs):
         calls.append(1)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(jwt_adapter.jwt, "decode", counting_decode)
+    monkeypatch.setattr(jwt, "decode", counting_decode)
     first = await verifier.verify(token)
     for _ in range(5):
         assert await verifier.verify(token) == first

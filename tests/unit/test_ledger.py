@@ -3,7 +3,7 @@
 from openbell.contracts.commands import Deposit, OpenAccount
 from openbell.contracts.enums import RejectReason
 from openbell.contracts.events import FundsDeposited
-from openbell.contracts.results import BalanceView, Rejected
+from openbell.contracts.results import AccountView, BalanceView, Rejected
 from openbell.core.domain.ledger import CLEARING_ACCOUNT, FEE_ACCOUNT
 from openbell.core.domain.verification import verify
 
@@ -62,9 +62,10 @@ def test_deposits_need_a_known_account_a_known_asset_and_a_positive_amount():
 
 def test_accounts_are_numbered_in_order():
     market = Market()
-    first = market.run(OpenAccount()).result.account_id
-    second = market.run(OpenAccount()).result.account_id
-    assert second == first + 1
+    first, second = market.run(OpenAccount()).result, market.run(OpenAccount()).result
+    assert isinstance(first, AccountView)
+    assert isinstance(second, AccountView)
+    assert second.account_id == first.account_id + 1
 
 
 def test_a_buy_holds_its_notional_plus_the_larger_fee():
@@ -86,10 +87,13 @@ def test_an_order_whose_hold_does_not_fit_the_available_balance_is_rejected():
     market = Market()
     buyer = market.trader(usd=100_299)
     outcome = market.place(buyer, "buy", 10, 10_010)
+    assert isinstance(outcome.result, Rejected)
     assert outcome.result.reason is RejectReason.INSUFFICIENT_FUNDS
     assert market.balance(buyer, "USD") == (100_299, 0)
     seller = market.trader(shares=9)
-    assert market.place(seller, "sell", 10, 10_010).result.reason is RejectReason.INSUFFICIENT_FUNDS
+    refused = market.place(seller, "sell", 10, 10_010).result
+    assert isinstance(refused, Rejected)
+    assert refused.reason is RejectReason.INSUFFICIENT_FUNDS
 
 
 def test_a_trade_settles_quote_to_the_seller_base_to_the_buyer_and_fees_to_the_fee_account():

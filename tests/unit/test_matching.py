@@ -228,6 +228,7 @@ def test_amend_to_lower_quantity_keeps_time_priority():
     market.place(second, "sell", 10, 10_010)
     amended = market.amend(first, older.order_id, quantity=4)
     assert [type(e) for e in amended.events] == [OrderAmended]
+    assert isinstance(amended.events[0], OrderAmended)
     assert amended.events[0].priority_kept is True
     [trade] = trades(market.place(buyer, "buy", 4, 10_010).events)
     assert trade.maker_order_id == older.order_id
@@ -326,7 +327,9 @@ def test_a_market_wide_halt_stops_every_symbol():
     trader = market.trader()
     market.run(HaltMarket(None, "exchange halt"))
     assert rejection_of(market.place(trader, "buy", 1, 10_000)) is RejectReason.MARKET_HALTED
-    assert market.exchange.instrument("ACME").status == "halted"
+    instrument = market.exchange.instrument("ACME")
+    assert instrument is not None
+    assert instrument.status == "halted"
 
 
 def test_orders_outside_the_price_band_or_quantity_limits_are_rejected():
@@ -377,6 +380,8 @@ def test_a_rejected_order_does_not_use_up_its_client_order_id():
     outcome = market.place(trader, "buy", 5, 10_000, client_order_id="retry-me")
     assert rejection_of(outcome) is RejectReason.INSUFFICIENT_FUNDS
     assert [type(e) for e in outcome.events] == [OrderRejected]
+    assert isinstance(outcome.result, Rejected)
+    assert outcome.result.order is not None
     assert outcome.result.order.status is OrderStatus.REJECTED
     market.run(Deposit(trader, "USD", 1_000_000, "top-up"))
     retried = market.place(trader, "buy", 5, 10_000, client_order_id="retry-me")

@@ -2,10 +2,11 @@
 
 import pytest
 
-from openbell.core.adapters.codec import decode_state, encode_entries, encode_state
+from openbell.core.adapters.codec import encode_entries, encode_state
 from openbell.core.adapters.memory import InMemoryJournal, InMemorySnapshotStore, InMemoryStorage
 from openbell.core.application.ports import JournalEntry, Snapshot
 from openbell.core.application.recovery import JournalBehindSnapshotError, recover
+from openbell.core.bootstrap import decode_snapshot
 from openbell.core.domain.exchange import Exchange
 from openbell.core.domain.state import export_state, hash_state, state_hash
 
@@ -50,7 +51,7 @@ async def test_recovery_from_a_snapshot_and_the_tail_equals_the_live_state():
     await journal_of(market, storage)
     journal, snapshots = await open_pair(storage)
     await snapshots.save(snapshot_at(market, 9))
-    recovered = await recover(journal, snapshots, decode_state)
+    recovered = await recover(journal, snapshots, decode_snapshot)
     assert (recovered.snapshot_sequence, recovered.replayed) == (9, len(market.log) - 9)
     assert state_hash(recovered.exchange) == state_hash(market.exchange)
 
@@ -62,7 +63,7 @@ async def test_a_corrupt_snapshot_is_passed_over_for_an_older_sound_one():
     await snapshots.save(snapshot_at(market, 6))
     good = snapshot_at(market, 10)
     await snapshots.save(good._replace(payload=good.payload[:-3] + b"\x00\x00\x00"))
-    recovered = await recover(journal, snapshots, decode_state)
+    recovered = await recover(journal, snapshots, decode_snapshot)
     assert recovered.snapshot_sequence == 6
     assert state_hash(recovered.exchange) == state_hash(market.exchange)
 
@@ -73,7 +74,7 @@ async def test_a_journal_that_ends_before_the_snapshot_refuses_to_start():
     journal, snapshots = await open_pair(storage)
     await snapshots.save(snapshot_at(market, 10))
     with pytest.raises(JournalBehindSnapshotError):
-        await recover(journal, snapshots, decode_state)
+        await recover(journal, snapshots, decode_snapshot)
 
 
 async def test_replay_after_a_checkpoint_hands_over_every_later_outcome():
@@ -83,7 +84,7 @@ async def test_replay_after_a_checkpoint_hands_over_every_later_outcome():
     await snapshots.save(snapshot_at(market, 12))
     seen: list[int] = []
     recovered = await recover(
-        journal, snapshots, decode_state, replay_after=9, on_outcome=lambda o: seen.append(o[0])
+        journal, snapshots, decode_snapshot, replay_after=9, on_outcome=lambda o: seen.append(o[0])
     )
     assert recovered.snapshot_sequence == 0  # the newest snapshot at or before 9: none
     assert seen == list(range(10, len(market.log) + 1))

@@ -1,5 +1,7 @@
 """The read model's projection: the core's events in, orders and fills out, matching the core."""
 
+from typing import Any
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -7,6 +9,7 @@ from openbell.contracts.commands import AmendOrder, CancelOrder
 from openbell.contracts.enums import Liquidity, OrderStatus, Side
 from openbell.contracts.results import OrderView, Outcome, Rejected
 from openbell.trading.domain.orders import (
+    Fill,
     Order,
     ProjectionChanges,
     order_from_view,
@@ -22,7 +25,7 @@ class Projection:
 
     def __init__(self) -> None:
         self.orders: dict[int, Order] = {}
-        self.fills: list = []
+        self.fills: list[Fill] = []
 
     def apply(self, *outcomes: Outcome) -> ProjectionChanges:
         needed = referenced_order_ids(outcomes)
@@ -193,7 +196,7 @@ amend = st.tuples(
 streams = st.lists(st.one_of(place, place, cancel, amend), min_size=1, max_size=60)
 
 
-def step(market: Market, traders: list[int], action: tuple) -> Outcome | None:
+def step(market: Market, traders: list[int], action: tuple[Any, ...]) -> Outcome | None:
     if action[0] == "place":
         _, who, side, quantity, offset, tif, post_only, stp = action
         price = None if offset is None else 10_000 + offset * 5
@@ -240,9 +243,9 @@ def test_the_projection_matches_every_order_the_core_reports(actions, chunk):
     assert chunked.orders == stepwise.orders
     assert chunked.fills == stepwise.fills
     for order_id in market.exchange.open_orders:
-        view = market.exchange.open_order(order_id)
-        assert view is not None
-        assert stepwise.orders[order_id] == order_from_view(view)
+        open_view = market.exchange.open_order(order_id)
+        assert open_view is not None
+        assert stepwise.orders[order_id] == order_from_view(open_view)
     for order in stepwise.orders.values():
         assert 0 <= order.filled_quantity <= order.quantity
         assert (order.status is OrderStatus.FILLED) == (order.filled_quantity == order.quantity)

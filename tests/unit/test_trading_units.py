@@ -1,5 +1,6 @@
 """Decimal strings at the edge to ticks and lots inside, and back, without rounding."""
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -145,7 +146,7 @@ def test_timestamps_format_as_datetime_does(nanoseconds):
 api_decimals = st.from_regex(r"\A[0-9]{1,30}(\.[0-9]{1,30})?\Z")
 
 
-def conversion(convert, value, market) -> int | tuple[RejectReason, str]:
+def conversion(convert: Callable[..., int], value, market) -> int | tuple[RejectReason, str]:
     try:
         return convert(value, market)
     except UnitError as error:

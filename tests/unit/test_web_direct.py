@@ -2,7 +2,7 @@
 
 import json
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 import pytest
@@ -57,7 +57,7 @@ requirement = require_scope("write")
 Writer = Annotated[Principal, Depends(requirement)]
 ITEM = Validator[Item](Item, ("body",))
 ITEM_ID = Validator[int](Annotated[int, Field(ge=1, le=1000)], ("path", "item_id"))
-RESPONSES = {409: {"description": "Conflict"}}
+RESPONSES: dict[int | str, dict[str, Any]] = {409: {"description": "Conflict"}}
 
 
 def echo(item_id: int, item: Item, principal: Principal) -> Echo:
@@ -67,7 +67,7 @@ def echo(item_id: int, item: Item, principal: Principal) -> Echo:
 async def serve(scope: Scope, receive: Receive, send: Send) -> None:
     body = json_body(scope, await read_body(receive))
     principal = await requirement.authorize(scope)
-    errors: list = []
+    errors: list[dict[str, Any]] = []
     item_id = ITEM_ID.validate(scope["path_params"]["item_id"], errors)
     item = ITEM.validate(body, errors)
     if item_id is None or item is None:

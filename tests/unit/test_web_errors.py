@@ -1,6 +1,7 @@
 """Every error the web platform sends is RFC 9457 problem+json, and none leaks internals."""
 
 import logging
+from typing import Any
 
 import httpx
 import pytest
@@ -64,10 +65,10 @@ async def client(settings):
         yield client
 
 
-def assert_problem(response: httpx.Response, status: int) -> dict:
+def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
     assert response.status_code == status
     assert response.headers["content-type"] == "application/problem+json"
-    document = response.json()
+    document: dict[str, Any] = response.json()
     assert document["status"] == status
     assert isinstance(document["title"], str)
     assert document["title"]

@@ -1,7 +1,7 @@
 """Request ids, security headers, probes and extra policy middleware of the web platform."""
 
 import asyncio
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 import pytest
@@ -191,7 +191,9 @@ async def test_without_a_verifier_protected_routes_fail_closed(settings):
     protected = APIRouter()
 
     @protected.get("/secret")
-    async def secret(principal: Annotated[Principal, Depends(require_scope("read"))]) -> dict:
+    async def secret(
+        principal: Annotated[Principal, Depends(require_scope("read"))],
+    ) -> dict[str, Any]:
         return {"sub": principal.subject}
 
     async with make_client(create_app(settings, routers=[protected])) as client:

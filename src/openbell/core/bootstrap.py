@@ -70,7 +70,8 @@ def snapshot_store_for(url: str, *, read_only: bool = False) -> SnapshotStore:
     raise ValueError("snapshots need a sqlite+aiosqlite:// or postgresql+asyncpg:// URL")
 
 
-def _decode(payload: bytes) -> State:
+def decode_snapshot(payload: bytes) -> State:
+    """Decode a snapshot's payload, refusing anything but the mapping `restore` expects."""
     state = decode_state(payload)
     if not isinstance(state, dict):
         raise TypeError("a snapshot must hold a mapping")
@@ -130,7 +131,7 @@ async def _recover(
     replay_after: int | None,
 ) -> Recovery:
     if publish is None:
-        return await recover(journal, snapshots, _decode)
+        return await recover(journal, snapshots, decode_snapshot)
     pending: list[Outcome] = []
 
     def collect(outcome: Outcome) -> None:
@@ -140,7 +141,7 @@ async def _recover(
             pending.clear()
 
     recovery = await recover(
-        journal, snapshots, _decode, replay_after=replay_after, on_outcome=collect
+        journal, snapshots, decode_snapshot, replay_after=replay_after, on_outcome=collect
     )
     if pending:
         publish(pending)
@@ -155,7 +156,7 @@ async def verify_ledger(database_url: str) -> LedgerReport:
     try:
         await snapshots.open()
         try:
-            recovery = await recover(journal, snapshots, _decode)
+            recovery = await recover(journal, snapshots, decode_snapshot)
         finally:
             await snapshots.close()
     finally:
