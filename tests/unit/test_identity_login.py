@@ -2,6 +2,7 @@
 
 import statistics
 import time
+from typing import Any
 
 import pyotp
 import pytest
@@ -260,7 +261,11 @@ async def test_knowing_the_password_does_not_reset_the_count_of_wrong_second_fac
 @pytest.fixture
 async def defaults(tmp_path, clock):
     """Identity with the shipped lockout thresholds (only argon2 made cheap)."""
-    cheap = {"argon2_time_cost": 1, "argon2_memory_cost_kib": 64, "argon2_parallelism": 1}
+    cheap: dict[str, Any] = {
+        "argon2_time_cost": 1,
+        "argon2_memory_cost_kib": 64,
+        "argon2_parallelism": 1,
+    }
     identity = build_in_memory_identity(
         Settings(data_dir=tmp_path, **cheap), clock=clock, kek=bytes(32)
     )
