@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from openbell.app import prepare, start_platform
 from openbell.demo import seed_demo
@@ -95,7 +96,7 @@ async def test_production_starts_on_a_private_data_dir_and_makes_a_missing_one_p
             data_dir.mkdir(mode=0o700)
         settings = Settings(
             environment="production",
-            key_encryption_key=KEY,
+            key_encryption_key=SecretStr(KEY),
             database_url=postgres_url,
             data_dir=data_dir,
         )
@@ -109,7 +110,7 @@ async def test_production_refuses_an_open_data_dir_in_process_too(tmp_path):
     data_dir.chmod(0o750)
     settings = Settings(
         environment="production",
-        key_encryption_key=KEY,
+        key_encryption_key=SecretStr(KEY),
         database_url="postgresql+asyncpg://nobody@127.0.0.1:1/none",
         data_dir=data_dir,
     )
