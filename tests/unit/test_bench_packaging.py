@@ -56,6 +56,7 @@ def rival_modules() -> set[str]:
         and isinstance(node.func, ast.Name)
         and node.func.id == "_import"
         and isinstance(node.args[0], ast.Constant)
+        and isinstance(node.args[0].value, str)
     }
 
 
