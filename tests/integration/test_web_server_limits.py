@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import count
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 import pytest
@@ -181,8 +182,11 @@ def assert_answered_by_the_server(answer: Answer, status: int, reason: str) -> N
     assert answer.headers["connection"] == "close"
 
 
-def in_background(work: Callable[[], object]) -> tuple[threading.Thread, list[object]]:
-    result: list[object] = []
+T = TypeVar("T")
+
+
+def in_background(work: Callable[[], T]) -> tuple[threading.Thread, list[T]]:
+    result: list[T] = []
     thread = threading.Thread(target=lambda: result.append(work()), daemon=True)
     thread.start()
     return thread, result
