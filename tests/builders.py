@@ -17,6 +17,7 @@ from openbell.contracts.enums import OrderType, SelfTradePrevention, Side, TimeI
 from openbell.contracts.events import Event, TradeExecuted
 from openbell.contracts.results import Outcome
 from openbell.core.domain.exchange import Exchange
+from openbell.shared.money import Price, Quantity
 
 SYMBOL = "ACME"
 REFERENCE_PRICE = 10_000  # $100.00 in cent ticks
@@ -120,7 +121,9 @@ class Market:
                 return view.available, view.held
         return 0, 0
 
-    def book(self, depth: int = 10) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    def book(
+        self, depth: int = 10
+    ) -> tuple[list[tuple[Price, Quantity]], list[tuple[Price, Quantity]]]:
         view = self.exchange.book(SYMBOL, depth)
         assert view is not None
         return view.bids, view.asks

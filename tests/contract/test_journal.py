@@ -534,7 +534,7 @@ class JournalContract:
     ):
         journal = await backend.opened()
         await journal.append(orders(1, 1))
-        bad = PlaceOrder(1, "x", "BTC-USD", "sideways", OrderType.LIMIT, 1, 1, TimeInForce.GTC)  # type: ignore[arg-type]
+        bad = PlaceOrder(1, "x", "BTC-USD", "sideways", OrderType.LIMIT, 1, 1, TimeInForce.GTC)
         with pytest.raises(ValueError, match="sideways"):
             await journal.append([*orders(2, 1), JournalEntry(3, START_NS, bad)])
         assert await journal.last_sequence() == 1

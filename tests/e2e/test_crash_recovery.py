@@ -199,8 +199,8 @@ def test_everything_acknowledged_survives_kill_9_and_replay_matches(tmp_path):
         await journal.open()
         await snapshots.open()
         try:
-            with_snapshot = await recover(journal, snapshots, decode_state)  # type: ignore[arg-type]
-            from_empty = await recover(journal, None, decode_state)  # type: ignore[arg-type]
+            with_snapshot = await recover(journal, snapshots, decode_state)
+            from_empty = await recover(journal, None, decode_state)
         finally:
             await snapshots.close()
             await journal.close()

@@ -13,6 +13,7 @@ from openbell.contracts.results import OrderView, Outcome, Rejected
 from openbell.core.domain.exchange import Exchange
 from openbell.platform.bus import InProcessBus
 from openbell.platform.db import create_engine, prepare_database
+from openbell.shared.ids import OrderId
 from openbell.trading.adapters.sql import SqlReadModel
 from openbell.trading.adapters.tables import orders, projection, trades
 from openbell.trading.application.ports import FillQuery, OrderQuery
@@ -342,7 +343,7 @@ class CountingStore:
     async def checkpoint(self) -> int:
         return await self.inner.checkpoint()
 
-    async def load_orders(self, order_ids: Collection[int]) -> dict[int, Order]:
+    async def load_orders(self, order_ids: Collection[OrderId]) -> dict[OrderId, Order]:
         self.loads += 1
         return await self.inner.load_orders(order_ids)
 

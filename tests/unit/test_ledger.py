@@ -6,6 +6,8 @@ from openbell.contracts.events import FundsDeposited
 from openbell.contracts.results import AccountView, BalanceView, Rejected
 from openbell.core.domain.ledger import CLEARING_ACCOUNT, FEE_ACCOUNT
 from openbell.core.domain.verification import verify
+from openbell.shared.ids import Asset
+from openbell.shared.money import Amount
 
 from builders import Market
 
@@ -17,7 +19,7 @@ def test_a_deposit_is_a_transfer_from_the_clearing_account():
     assert outcome.result == BalanceView("USD", 12_345, 0)
     assert outcome.events == [FundsDeposited(account, "USD", 12_345, "wire-1")]
     assert market.balance(CLEARING_ACCOUNT, "USD") == (-12_345, 0)
-    assert verify(market.exchange).totals["USD"] == 0
+    assert verify(market.exchange).totals[Asset("USD")] == 0
 
 
 def test_a_repeated_deposit_reference_moves_money_once():
@@ -135,7 +137,8 @@ def test_a_resting_buy_that_fills_as_maker_releases_the_fee_difference():
 def test_verify_names_a_balance_that_does_not_sum_to_zero():
     market = Market()
     account = market.trader()
-    market.exchange.ledger.balance(account, "USD").available += 1
+    balance = market.exchange.ledger.balance(account, "USD")
+    balance.available = Amount(balance.available + 1)
     report = verify(market.exchange)
     assert not report.ok
     assert "asset USD: balances sum to 1, not zero" in report.problems
@@ -146,8 +149,8 @@ def test_verify_names_a_hold_that_open_orders_do_not_explain():
     buyer = market.trader()
     market.place(buyer, "buy", 1, 10_000)
     balance = market.exchange.ledger.balance(buyer, "USD")
-    balance.held += 7
-    balance.available -= 7
+    balance.held = Amount(balance.held + 7)
+    balance.available = Amount(balance.available - 7)
     problems = verify(market.exchange).problems
     assert any(f"account {buyer} USD: held" in problem for problem in problems)
 

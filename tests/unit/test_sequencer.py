@@ -24,6 +24,7 @@ from openbell.core.bootstrap import decode_snapshot
 from openbell.core.domain.exchange import Exchange
 from openbell.core.domain.state import state_hash
 from openbell.platform.db import prepare_database
+from openbell.shared.ids import AccountId, ClientOrderId
 from openbell.shared.time import FixedClock
 
 from builders import listing
@@ -130,7 +131,7 @@ async def test_a_write_that_landed_before_failing_is_applied_and_answered():
     journal.armed = True
     answered = await sequencer.execute(place(1, "landed"))
     assert isinstance(answered.result, OrderView)
-    landed = sequencer.exchange.client_order_ids[(1, "landed")]
+    landed = sequencer.exchange.client_order_ids[(AccountId(1), ClientOrderId("landed"))]
     assert answered.result.order_id == landed
     retried = await sequencer.execute(place(1, "landed"))
     assert isinstance(retried.result, DuplicateOrder)
@@ -224,7 +225,7 @@ async def test_plain_strings_in_place_of_enums_are_refused_before_the_journal():
     journal = CountingJournal()
     sequencer = await started(journal)
     before = sum(journal.appends)
-    command = place(1, "stringly")._replace(side="buy")  # type: ignore[arg-type]  # on purpose
+    command = place(1, "stringly")._replace(side="buy")
     with pytest.raises(TypeError):
         sequencer.submit(command)
     assert sum(journal.appends) == before

@@ -1,6 +1,6 @@
 """The read model's projection: the core's events in, orders and fills out, matching the core."""
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -18,6 +18,9 @@ from openbell.trading.domain.orders import (
 )
 
 from builders import MAKER_FEE_BPS, TAKER_FEE_BPS, Market
+
+if TYPE_CHECKING:
+    from openbell.shared.ids import OrderId
 
 
 class Projection:
@@ -250,7 +253,7 @@ def test_the_projection_matches_every_order_the_core_reports(actions, chunk):
         assert 0 <= order.filled_quantity <= order.quantity
         assert (order.status is OrderStatus.FILLED) == (order.filled_quantity == order.quantity)
         assert order.is_open == (order.order_id in market.exchange.open_orders)
-    filled_per_order: dict[int, int] = {}
+    filled_per_order: dict[OrderId, int] = {}
     for fill in stepwise.fills:
         filled_per_order[fill.order_id] = filled_per_order.get(fill.order_id, 0) + fill.quantity
     for order_id, filled in filled_per_order.items():
