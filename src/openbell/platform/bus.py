@@ -2,8 +2,8 @@
 
 The bus knows no message type. Publishing is synchronous and never blocks or drops:
 every subscriber owns an unbounded queue, so a slow subscriber costs memory (watch
-`pending`), never the publisher's latency. A NATS JetStream adapter implements the
-same two protocols for the split deployment.
+`pending`), never the publisher's latency. Publishers and subscribers see only the two
+protocols below, so a networked bus can take its place without changing them.
 """
 
 import asyncio

@@ -14,10 +14,6 @@ StateDecoder = Callable[[bytes], State]
 logger = logging.getLogger(__name__)
 
 
-class SnapshotCorruptedError(RuntimeError):
-    """A snapshot's contents do not match its recorded hash."""
-
-
 class JournalBehindSnapshotError(RuntimeError):
     """The journal ends before the snapshot: its tail was lost, so acknowledged commands are.
 

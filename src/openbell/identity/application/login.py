@@ -222,7 +222,7 @@ class LoginService:
         )
 
     async def lockout(self, email: str) -> ThrottleState:
-        """The account's throttle state, for operators (`openbell users show`) and tests."""
+        """The account's throttle state: whether it is locked, and until when."""
         user = await self._find(email)
         key = _account_key(user.user_id if user is not None else email.strip().lower())
         return current(await self._throttle.get(key), self._policies.account, self._clock.now_ns())

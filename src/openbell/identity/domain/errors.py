@@ -65,10 +65,6 @@ class UnsupportedResponseTypeError(IdentityError):
     code = "unsupported_response_type"
 
 
-class AccessDeniedError(IdentityError):
-    code = "access_denied"
-
-
 class LoginRequiredError(IdentityError):
     """`prompt=none` asked for no interaction, but a login is needed (OIDC Core §3.1.2.6)."""
 
@@ -101,9 +97,3 @@ class CannotDisableSelfError(IdentityError):
 
 class MfaError(IdentityError):
     """An MFA operation is not possible in the current state (nothing to confirm, ...)."""
-
-
-class StepUpRequiredError(IdentityError):
-    """The action needs a fresh multi-factor sign-in."""
-
-    code = "insufficient_user_authentication"

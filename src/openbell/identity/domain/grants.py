@@ -24,7 +24,6 @@ _CHALLENGE = re.compile(r"[A-Za-z0-9\-_]{43}")
 MAX_REDIRECT_URI_LENGTH = 2000
 MAX_STATE_LENGTH = 512
 MAX_NONCE_LENGTH = 256
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "[::1]", "localhost"})
 
 
 def token_digest(token: str) -> str:
