@@ -175,6 +175,9 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     # --- the request head: bytes, fields, deadline ----------------------------------------
 
     def data_received(self, data: bytes) -> None:
+        # A read is charged to the head being read. A pipelined request whose head begins
+        # in the read that ended the previous request is charged from the next read on: it
+        # may pass the limit by at most one read, parsed in a single pass (linear work).
         budget = self._head_budget
         if budget is not None:
             if len(data) > budget:
