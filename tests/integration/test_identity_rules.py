@@ -2,10 +2,12 @@
 clients that are revoked or narrowed lose their tokens, disabling a user ends every client
 acting for them, and programs hold only the scopes a program may."""
 
+import asyncio
+
 import pytest
 
 from openbell.identity.application.tokens import TokenRequest
-from openbell.identity.bootstrap import build_identity
+from openbell.identity.bootstrap import build_identity, open_identity
 from openbell.identity.domain.errors import InvalidClientDefinitionError
 from openbell.identity.domain.users import Role
 from openbell.platform.auth import InvalidTokenError
@@ -96,3 +98,45 @@ async def test_an_operators_program_holds_ops_alone_and_no_program_holds_admin(i
             await identity.clients.create_client(name="x", scopes=scopes, account_id=account_id)
     with pytest.raises(InvalidClientDefinitionError):
         await identity.clients.create_client(name="x", scopes=["ops"], account_id=7)
+
+
+async def test_a_user_disabled_from_another_process_loses_their_clients_tokens_at_once(
+    tmp_path, database_url
+):
+    """The CLI disables the user; a running server refuses the client's token within a
+    second (well inside the deadline here, which allows for a loaded machine)."""
+    await prepare_database(database_url)
+    settings = Settings(
+        data_dir=tmp_path / "var",
+        argon2_time_cost=1,
+        argon2_memory_cost_kib=64,
+        argon2_parallelism=1,
+        revocation_poll_seconds=0.05,
+    )
+    server = build_identity(settings, database_url)
+    await server.start()
+    try:
+        async with open_identity(settings, database_url) as cli:
+            user = await cli.users.create_user(
+                email="trader@example.com", password=PASSWORD, roles=[Role.TRADER], account_id=7
+            )
+            bot = await cli.clients.create_client(name="bot", scopes=["trade"], account_id=7)
+        token = await client_token(server, bot.client_id, bot.client_secret)
+        await server.verifier.verify(token)
+        await asyncio.sleep(0.01)  # the disabling comes strictly after the token's issue
+        async with open_identity(settings, database_url) as cli:
+            await cli.users.disable(user.user_id)
+        assert await refused_within(server, token, seconds=10)
+    finally:
+        await server.close()
+
+
+async def refused_within(identity, token: str, *, seconds: float) -> bool:
+    deadline = asyncio.get_running_loop().time() + seconds
+    while asyncio.get_running_loop().time() < deadline:
+        try:
+            await identity.verifier.verify(token)
+        except InvalidTokenError:
+            return True
+        await asyncio.sleep(0.02)
+    return False
