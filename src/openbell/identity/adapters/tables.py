@@ -11,7 +11,7 @@ api_clients = Table(
     Column("name", String(200), nullable=False),
     Column("secret_hash", String(255), nullable=False),
     Column("scopes", String(255), nullable=False, comment="space-separated"),
-    Column("account_id", BigInteger, nullable=True),
+    Column("account_id", BigInteger, nullable=True, index=True),
     Column("created_at", BigInteger, nullable=False, comment="ns since the Unix epoch"),
     Column("revoked_at", BigInteger, nullable=True),
     Column(
@@ -153,8 +153,8 @@ revocations = Table(
     metadata,
     Column("seq", Integer, primary_key=True, autoincrement=True),
     Column("key", String(100), nullable=False),
-    Column("revoked_at", BigInteger, nullable=False, comment="seconds since the Unix epoch"),
-    Column("expires_at", BigInteger, nullable=False, comment="seconds since the Unix epoch"),
+    Column("revoked_at", BigInteger, nullable=False, comment="ns since the Unix epoch"),
+    Column("expires_at", BigInteger, nullable=False, comment="ns since the Unix epoch"),
     Index("ix_identity_revocations_expires_at", "expires_at"),
     comment="Revoked tokens, grants, users and clients; processes poll it by seq.",
 )
