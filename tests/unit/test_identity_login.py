@@ -2,6 +2,7 @@
 
 import statistics
 import time
+from dataclasses import replace
 from typing import Any
 
 import pyotp
@@ -361,3 +362,13 @@ async def test_a_password_set_in_one_unicode_form_signs_in_typed_in_another(iden
     await identity.users.create_user(email="carol@example.com", password=typed, roles=[Role.TRADER])
     assert await attempt(identity, "carol@example.com", typed) == "ok"
     assert await attempt(identity, "carol@example.com", "correct horse caf\u00e9") == "ok"
+
+
+async def test_an_account_whose_address_predates_the_plain_address_rule_still_signs_in(identity):
+    # Registration now refuses `%` and non-ASCII addresses; accounts stored before must work.
+    user = await identity.users.create_user(
+        email="dave@example.com", password=PASSWORD, roles=[Role.TRADER]
+    )
+    for legacy in ("d%ave@example.com", "dävé@example.com"):
+        await identity.users._users.save(replace(user, email=legacy))
+        assert await attempt(identity, legacy.upper(), PASSWORD) == "ok"

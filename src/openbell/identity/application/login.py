@@ -22,7 +22,7 @@ from openbell.identity.application.ports import (
     ThrottleStore,
     UserRepository,
 )
-from openbell.identity.domain.errors import AuthenticationFailedError, InvalidUserDefinitionError
+from openbell.identity.domain.errors import AuthenticationFailedError
 from openbell.identity.domain.mfa import AuthenticationProof, mfa_proof, password_proof
 from openbell.identity.domain.passwords import normalize_password
 from openbell.identity.domain.throttle import (
@@ -32,7 +32,7 @@ from openbell.identity.domain.throttle import (
     current,
     record_failure,
 )
-from openbell.identity.domain.users import User, normalize_email
+from openbell.identity.domain.users import User, email_lookup_key
 from openbell.shared.time import Clock
 
 FAILED = "Invalid email or password, or too many attempts; try again later."
@@ -192,11 +192,7 @@ class LoginService:
         return self._clock.now_ns() // NANOSECONDS
 
     async def _find(self, email: str) -> User | None:
-        try:
-            normalized = normalize_email(email)
-        except InvalidUserDefinitionError:
-            return None
-        return await self._users.by_email(normalized)
+        return await self._users.by_email(email_lookup_key(email))
 
     async def _locked(self, keys: _Keys) -> bool:
         now = self._clock.now_ns()

@@ -129,6 +129,16 @@ def normalize_email(email: str) -> str:
     return cleaned
 
 
+def email_lookup_key(email: str) -> str:
+    """How a sign-in finds its user: the address as earlier versions stored it, unjudged.
+
+    Only registration and recovery apply the plain-address rule of `normalize_email`; an
+    account made before that rule (its address NFKC-normalised, trimmed and lower-cased)
+    must still be able to sign in. Looking an address up finds only what is stored.
+    """
+    return unicodedata.normalize("NFKC", email).strip().lower()[: MAX_EMAIL_LENGTH + 1]
+
+
 def _plain_local_part(local_part: str) -> bool:
     return (
         len(local_part) <= MAX_LOCAL_PART_LENGTH
