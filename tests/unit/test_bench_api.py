@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from openbell.bench import http_load
+from openbell.bench import api, http_load
 from openbell.bench.api import (
     MAX_LOTS,
     MAX_TICKS_FROM_MID,
@@ -204,3 +204,10 @@ def test_a_short_run_against_a_self_started_server_places_orders_and_keeps_the_l
     assert result["environment"]["cpu_count"] == os.cpu_count()
     assert result["ledger"]["passed"] is True
     assert not any("5xx" in warning for warning in result["warnings"])
+
+
+def test_the_self_started_server_admits_every_worker_from_one_address(monkeypatch):
+    # All workers connect from 127.0.0.1; the per-address cap must not refuse the largest run.
+    monkeypatch.delenv("OPENBELL_MAX_CONNECTIONS_PER_CLIENT", raising=False)
+    environment = api._isolated_environment()
+    assert int(environment["OPENBELL_MAX_CONNECTIONS_PER_CLIENT"]) > api.MAX_CLIENTS

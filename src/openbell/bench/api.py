@@ -87,6 +87,8 @@ MAX_RESTING: Final = 16
 """A worker at this many resting orders cancels before it places again: funds stay bounded."""
 
 MAX_CLIENTS: Final = 1024
+LIVEZ_CONNECTIONS: Final = 16
+"""Headroom for the probes that wait for the server to answer before the run."""
 MAX_SECONDS: Final = 3600.0
 MAX_REQUESTS_PER_PHASE: Final = 5_000_000
 CLEANUP_SECONDS: Final = 30.0
@@ -291,7 +293,10 @@ def _openbell_command(*arguments: str) -> list[str]:
 
 
 def _isolated_environment() -> dict[str, str]:
-    return {key: value for key, value in os.environ.items() if key not in _ISOLATED_SETTINGS}
+    environment = {k: v for k, v in os.environ.items() if k not in _ISOLATED_SETTINGS}
+    # Every worker connects from 127.0.0.1: the server's per-address cap must let all in.
+    environment["OPENBELL_MAX_CONNECTIONS_PER_CLIENT"] = str(MAX_CLIENTS + LIVEZ_CONNECTIONS)
+    return environment
 
 
 def _tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
