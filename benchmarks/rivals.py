@@ -23,13 +23,11 @@ from types import ModuleType
 from typing import Any
 
 from openbell.bench.operations import (
-    CANCEL,
-    PLACE,
-    REDUCE,
     SYMBOL,
     Call,
     EngineState,
     Operation,
+    bind_calls,
 )
 from openbell.bench.reference import FOK, GTC, IOC
 
@@ -82,18 +80,7 @@ class Rival:
 
     def calls(self, operations: Sequence[Operation]) -> list[Call]:
         """The stream in this engine's terms, built before the timed loop."""
-        place, cancel, reduce, move = self.place, self.cancel, self.reduce, self.move
-        calls: list[Call] = []
-        for code, order_id, is_buy, price, quantity, tif in operations:
-            if code == PLACE:
-                calls.append((place, (order_id, is_buy, price, quantity, tif)))
-            elif code == CANCEL:
-                calls.append((cancel, (order_id,)))
-            elif code == REDUCE:
-                calls.append((reduce, (order_id, quantity)))
-            else:
-                calls.append((move, (order_id, price)))
-        return calls
+        return bind_calls(operations, self.place, self.cancel, self.reduce, self.move)
 
     def place(self, order_id: int, is_buy: bool, price: int, quantity: int, tif: int) -> None:
         if tif == FOK and self._available(is_buy, price, quantity) < quantity:

@@ -56,6 +56,7 @@ from openbell.bench.operations import (
     Call,
     EngineState,
     Operation,
+    bind_calls,
 )
 from openbell.bench.reference import FOK, GTC, IOC, ReferenceBook
 from openbell.bench.workload import (
@@ -498,17 +499,7 @@ def reference_calls(
     operations: Sequence[Operation],
 ) -> tuple[list[Call], Callable[[], EngineState]]:
     book = ReferenceBook()
-    place, cancel, reduce, move = book.place, book.cancel, book.reduce, book.move
-    calls: list[Call] = []
-    for code, order_id, is_buy, price, quantity, tif in operations:
-        if code == PLACE:
-            calls.append((place, (order_id, is_buy, price, quantity, tif)))
-        elif code == CANCEL:
-            calls.append((cancel, (order_id,)))
-        elif code == REDUCE:
-            calls.append((reduce, (order_id, quantity)))
-        else:
-            calls.append((move, (order_id, price)))
+    calls = bind_calls(operations, book.place, book.cancel, book.reduce, book.move)
     return calls, lambda: reference_state(book)
 
 

@@ -6,7 +6,7 @@ consume the same operations and report the same `EngineState`, so the harness
 can check that they all end where the reference book ends.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 from openbell.shared.ids import Symbol
@@ -30,3 +30,24 @@ class EngineState(NamedTuple):
     ask_orders: int
     bid_quantity: int
     ask_quantity: int
+
+
+def bind_calls(
+    operations: Sequence[Operation],
+    place: Callable[..., object],
+    cancel: Callable[..., object],
+    reduce: Callable[..., object],
+    move: Callable[..., object],
+) -> list[Call]:
+    """The stream bound to one engine's four methods, so its timed loop only calls."""
+    calls: list[Call] = []
+    for code, order_id, is_buy, price, quantity, tif in operations:
+        if code == PLACE:
+            calls.append((place, (order_id, is_buy, price, quantity, tif)))
+        elif code == CANCEL:
+            calls.append((cancel, (order_id,)))
+        elif code == REDUCE:
+            calls.append((reduce, (order_id, quantity)))
+        else:
+            calls.append((move, (order_id, price)))
+    return calls
