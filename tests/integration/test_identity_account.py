@@ -551,3 +551,84 @@ async def test_identity_is_ready_only_while_revocations_are_fresh(oauth):
     assert await oauth.identity.ready()
     oauth.identity.revocations._synced_at -= 60
     assert not await oauth.identity.ready()
+
+
+# -- programs registered by an admin ---------------------------------------------------------
+
+
+async def stepped_up_admin(oauth):
+    await oauth.user("admin@example.com", roles=(Role.ADMIN,))
+    first = await oauth.tokens("admin@example.com")
+    secret, _ = await enrol_totp(oauth, first["access_token"])
+    return await oauth.tokens("admin@example.com", totp_secret=secret)
+
+
+async def test_an_admin_registers_an_operators_program_with_ops_alone_and_a_reason(oauth):
+    admin = await stepped_up_admin(oauth)
+    response = await oauth.http.post(
+        "/v1/clients",
+        json={"name": "mode-bot", "scopes": ["ops"], "reason": "runbook automation for the open"},
+        headers=bearer(admin["access_token"]),
+    )
+    assert response.status_code == 201, response.text
+    created = response.json()
+    assert created["scopes"] == ["ops"]
+    assert created["account_id"] is None
+    token = await oauth.http.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(created["client_id"], created["client_secret"]),
+    )
+    assert token.status_code == 200
+    assert token.json()["scope"] == "ops"
+
+
+@pytest.mark.parametrize(
+    ("scopes", "account_id", "reason"),
+    [
+        (["admin"], None, "needs to manage users"),
+        (["audit"], None, "reads the audit trail"),
+        (["read", "trade", "withdraw"], 1, "pays out automatically"),
+        (["ops", "read"], None, "ops with something else"),
+        (["ops"], 1, "ops acting for an account"),
+        (["ops"], None, "why"),
+        (["ops"], None, "        "),
+    ],
+)
+async def test_an_admin_cannot_give_a_program_what_only_people_hold_or_skip_the_reason(
+    oauth, scopes, account_id, reason
+):
+    admin = await stepped_up_admin(oauth)
+    response = await oauth.http.post(
+        "/v1/clients",
+        json={"name": "bot", "scopes": scopes, "account_id": account_id, "reason": reason},
+        headers=bearer(admin["access_token"]),
+    )
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_only_an_admin_with_a_step_up_registers_programs(oauth):
+    body = {"name": "bot", "scopes": ["ops"], "reason": "runbook automation for the open"}
+    trader, _, _ = await mfa_tokens(oauth, "bob@example.com")
+    response = await oauth.http.post(
+        "/v1/clients", json=body, headers=bearer(trader["access_token"])
+    )
+    assert response.status_code == 403
+    await oauth.user("admin@example.com", roles=(Role.ADMIN,))
+    admin = await oauth.tokens("admin@example.com")
+    response = await oauth.http.post(
+        "/v1/clients", json=body, headers=bearer(admin["access_token"])
+    )
+    assert response.status_code == 401
+    assert response.json()["reason"] == "step_up_required"
+
+
+async def test_registering_a_program_refuses_unknown_fields(oauth):
+    admin = await stepped_up_admin(oauth)
+    body = {"name": "bot", "scopes": ["ops"], "reason": "runbook automation", "owner": "x"}
+    response = await oauth.http.post(
+        "/v1/clients", json=body, headers=bearer(admin["access_token"])
+    )
+    assert response.status_code == 422
+    assert response.json()["reason"] == "validation_error"

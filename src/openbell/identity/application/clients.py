@@ -9,6 +9,7 @@ A client that is revoked or narrowed loses the tokens it holds here, in one plac
 caller (a user's own route, the operator's CLI, disabling a user) goes through it.
 """
 
+import logging
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -31,6 +32,8 @@ from openbell.identity.domain.users import User
 from openbell.shared.errors import NotFoundError
 from openbell.shared.time import Clock
 
+logger = logging.getLogger("openbell.identity")
+
 
 @dataclass(frozen=True, slots=True)
 class IssuedClient:
@@ -45,6 +48,8 @@ class IssuedClient:
 
 
 MAX_SECRET = 256
+MIN_REASON_LENGTH = 8
+"""An admin's reason for a new client: a few words, not a placeholder."""
 _FAILED = "client authentication failed"
 
 
@@ -118,6 +123,25 @@ class ClientService:
             account_id=user.account_id,
             owner_user_id=user.user_id,
         )
+
+    async def create_operator_client(
+        self, admin: User, *, name: str, scopes: Iterable[str], reason: str, account_id: int | None
+    ) -> IssuedClient:
+        """A program an admin registers for the platform: `ops` alone, or read/trade for
+        an account (the domain's `machine_client_scopes`), never admin or audit. The reason
+        is required and recorded with who gave it."""
+        why = " ".join(reason.split())
+        if len(why) < MIN_REASON_LENGTH:
+            raise InvalidClientDefinitionError("say why this client is needed (a reason)")
+        issued = await self.create_client(name=name, scopes=scopes, account_id=account_id)
+        logger.info(
+            "client %s (%s) created by admin %s: %s",
+            issued.client_id,
+            " ".join(sorted(issued.client.scopes)),
+            admin.user_id,
+            why,
+        )
+        return issued
 
     async def get(self, client_id: str) -> ApiClient | None:
         return await self._find(client_id)

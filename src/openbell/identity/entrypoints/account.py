@@ -94,6 +94,13 @@ class CreateClientRequest(_Strict):
     scopes: list[str] = Field(min_length=1, max_length=8)
 
 
+class CreateOperatorClientRequest(_Strict):
+    name: str = Field(min_length=1, max_length=200)
+    scopes: list[str] = Field(min_length=1, max_length=8, examples=[["ops"]])
+    account_id: int | None = Field(default=None, ge=0, description="For read/trade only.")
+    reason: str = Field(min_length=1, max_length=500, description="Why; recorded with your id.")
+
+
 class ChangeScopesRequest(_Strict):
     scopes: list[str] = Field(min_length=1, max_length=8)
 
@@ -352,3 +359,30 @@ async def disable_user(
     except NotFoundError:
         raise _problem(404, "user_not_found", "No such user.") from None
     return RegisterResponse(status="disabled")
+
+
+@router.post(
+    "/clients",
+    status_code=201,
+    summary="Register a program's API client (admin)",
+    responses={
+        **_AUTH,
+        422: {"description": "Scopes no program may hold, or no reason", **_PROBLEM},
+    },
+)
+async def create_operator_client(
+    body: CreateOperatorClientRequest, admin: AdminUser, identity: IdentityDep
+) -> IssuedClientResponse:
+    """`ops` alone for an operator's program, or read/trade for a trading account; never
+    admin, audit or withdraw. The secret is shown once."""
+    try:
+        issued = await identity.clients.create_operator_client(
+            admin,
+            name=body.name,
+            scopes=body.scopes,
+            reason=body.reason,
+            account_id=body.account_id,
+        )
+    except InvalidClientDefinitionError as error:
+        raise _client_problem(error) from None
+    return _issued_response(issued.client, issued.client_secret)
