@@ -3,6 +3,10 @@
 from typing import Any
 
 PROBLEM_JSON = "application/problem+json"
+PROBLEM_CONTENT: dict[str, Any] = {
+    "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+}
+"""An OpenAPI response's content for a problem: spread into a route's `responses` entry."""
 
 
 class ProblemError(Exception):

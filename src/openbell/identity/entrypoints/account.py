@@ -9,7 +9,7 @@ need a step-up: a second factor proven within `step_up_max_age_seconds`.
 from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Path, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from openbell.identity.domain.clients import ApiClient
 from openbell.identity.domain.errors import (
@@ -30,23 +30,19 @@ from openbell.identity.entrypoints.deps import (
     RecentlySignedInUser,
     SteppedUpUser,
 )
-from openbell.platform.problems import PROBLEM_JSON, ProblemError
+from openbell.identity.entrypoints.models import StrictRequest
+from openbell.platform.problems import PROBLEM_CONTENT, ProblemError
 from openbell.shared.errors import NotFoundError
 
 PREFIX: Final = "/v1"
-_PROBLEM: Final = {"content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
 _AUTH: Final[dict[int | str, dict[str, Any]]] = {
-    401: {"description": "Missing or invalid token, or a step-up is needed", **_PROBLEM},
-    403: {"description": "Missing scope, or not a user's token", **_PROBLEM},
+    401: {"description": "Missing or invalid token, or a step-up is needed", **PROBLEM_CONTENT},
+    403: {"description": "Missing scope, or not a user's token", **PROBLEM_CONTENT},
 }
 ClientIdPath = Annotated[str, Path(min_length=1, max_length=64)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
-
-
-class RegisterRequest(_Strict):
+class RegisterRequest(StrictRequest):
     email: str = Field(max_length=254)
     password: str = Field(max_length=1024)
     name: str = Field(default="", max_length=200)
@@ -56,7 +52,7 @@ class RegisterResponse(BaseModel):
     status: str = Field(examples=["verification_sent"])
 
 
-class VerifyRequest(_Strict):
+class VerifyRequest(StrictRequest):
     token: str = Field(min_length=1, max_length=256)
 
 
@@ -71,7 +67,7 @@ class UserResponse(BaseModel):
     recovery_codes_remaining: int
 
 
-class ChangePasswordRequest(_Strict):
+class ChangePasswordRequest(StrictRequest):
     current_password: str = Field(max_length=1024)
     new_password: str = Field(max_length=1024)
 
@@ -81,7 +77,7 @@ class TotpSetupResponse(BaseModel):
     secret: str = Field(description="The same secret as in the URI, for manual entry.")
 
 
-class CodeRequest(_Strict):
+class CodeRequest(StrictRequest):
     code: str = Field(min_length=6, max_length=64)
 
 
@@ -89,19 +85,19 @@ class RecoveryCodesResponse(BaseModel):
     recovery_codes: list[str] = Field(description="Shown once; each works once.")
 
 
-class CreateClientRequest(_Strict):
+class CreateClientRequest(StrictRequest):
     name: str = Field(min_length=1, max_length=200)
     scopes: list[str] = Field(min_length=1, max_length=8)
 
 
-class CreateOperatorClientRequest(_Strict):
+class CreateOperatorClientRequest(StrictRequest):
     name: str = Field(min_length=1, max_length=200)
     scopes: list[str] = Field(min_length=1, max_length=8, examples=[["ops"]])
     account_id: int | None = Field(default=None, ge=0, description="For read/trade only.")
     reason: str = Field(min_length=1, max_length=500, description="Why; recorded with your id.")
 
 
-class ChangeScopesRequest(_Strict):
+class ChangeScopesRequest(StrictRequest):
     scopes: list[str] = Field(min_length=1, max_length=8)
 
 
@@ -156,7 +152,7 @@ router = APIRouter(prefix=PREFIX, tags=["account"])
     "/users",
     status_code=202,
     summary="Register as a trader",
-    responses={422: {"description": "Weak password or invalid email", **_PROBLEM}},
+    responses={422: {"description": "Weak password or invalid email", **PROBLEM_CONTENT}},
 )
 async def register(body: RegisterRequest, identity: IdentityDep) -> RegisterResponse:
     """The answer is the same whether or not the address is registered already."""
@@ -172,7 +168,7 @@ async def register(body: RegisterRequest, identity: IdentityDep) -> RegisterResp
 @router.post(
     "/users/verify",
     summary="Confirm an email address with its token",
-    responses={400: {"description": "Unknown, used or expired token", **_PROBLEM}},
+    responses={400: {"description": "Unknown, used or expired token", **PROBLEM_CONTENT}},
 )
 async def verify(body: VerifyRequest, identity: IdentityDep) -> RegisterResponse:
     try:
@@ -202,7 +198,7 @@ async def me(user: ReaderUser, identity: IdentityDep) -> UserResponse:
     summary="Change your password",
     responses={
         **_AUTH,
-        422: {"description": "Wrong current password or weak new one", **_PROBLEM},
+        422: {"description": "Wrong current password or weak new one", **PROBLEM_CONTENT},
     },
 )
 async def change_password(
@@ -224,7 +220,7 @@ async def change_password(
     "/me/mfa/totp",
     status_code=201,
     summary="Start TOTP enrolment",
-    responses={**_AUTH, 409: {"description": "TOTP is enrolled already", **_PROBLEM}},
+    responses={**_AUTH, 409: {"description": "TOTP is enrolled already", **PROBLEM_CONTENT}},
 )
 async def begin_totp(user: RecentlySignedInUser, identity: IdentityDep) -> TotpSetupResponse:
     try:
@@ -237,7 +233,10 @@ async def begin_totp(user: RecentlySignedInUser, identity: IdentityDep) -> TotpS
 @router.post(
     "/me/mfa/totp/confirm",
     summary="Confirm TOTP with a first code",
-    responses={**_AUTH, 422: {"description": "Wrong code or nothing to confirm", **_PROBLEM}},
+    responses={
+        **_AUTH,
+        422: {"description": "Wrong code or nothing to confirm", **PROBLEM_CONTENT},
+    },
 )
 async def confirm_totp(
     body: CodeRequest, user: RecentlySignedInUser, identity: IdentityDep
@@ -274,7 +273,7 @@ async def list_clients(user: ReaderUser, identity: IdentityDep) -> list[ClientRe
     "/me/clients",
     status_code=201,
     summary="Create an API client",
-    responses={**_AUTH, 422: {"description": "Invalid name or scopes", **_PROBLEM}},
+    responses={**_AUTH, 422: {"description": "Invalid name or scopes", **PROBLEM_CONTENT}},
 )
 async def create_client(
     body: CreateClientRequest, user: SteppedUpUser, identity: IdentityDep
@@ -291,7 +290,7 @@ async def create_client(
 @router.delete(
     "/me/clients/{client_id}",
     summary="Revoke one of your API clients",
-    responses={**_AUTH, 404: {"description": "No such client of yours", **_PROBLEM}},
+    responses={**_AUTH, 404: {"description": "No such client of yours", **PROBLEM_CONTENT}},
 )
 async def revoke_client(
     client_id: ClientIdPath, user: ReaderUser, identity: IdentityDep
@@ -309,8 +308,8 @@ async def revoke_client(
     summary="Change one of your API clients' scopes",
     responses={
         **_AUTH,
-        404: {"description": "No such client of yours", **_PROBLEM},
-        422: {"description": "Scopes beyond yours, or withdraw", **_PROBLEM},
+        404: {"description": "No such client of yours", **PROBLEM_CONTENT},
+        422: {"description": "Scopes beyond yours, or withdraw", **PROBLEM_CONTENT},
     },
 )
 async def change_client_scopes(
@@ -328,7 +327,7 @@ async def change_client_scopes(
 @router.post(
     "/me/clients/{client_id}/secret",
     summary="Rotate an API client's secret",
-    responses={**_AUTH, 404: {"description": "No such client of yours", **_PROBLEM}},
+    responses={**_AUTH, 404: {"description": "No such client of yours", **PROBLEM_CONTENT}},
 )
 async def rotate_secret(
     client_id: ClientIdPath, user: SteppedUpUser, identity: IdentityDep
@@ -344,7 +343,7 @@ async def rotate_secret(
 @router.post(
     "/users/{user_id}/disable",
     summary="Disable a user (admin)",
-    responses={**_AUTH, 404: {"description": "No such user", **_PROBLEM}},
+    responses={**_AUTH, 404: {"description": "No such user", **PROBLEM_CONTENT}},
 )
 async def disable_user(
     user_id: Annotated[str, Path(min_length=1, max_length=40)],
@@ -367,7 +366,7 @@ async def disable_user(
     summary="Register a program's API client (admin)",
     responses={
         **_AUTH,
-        422: {"description": "Scopes no program may hold, or no reason", **_PROBLEM},
+        422: {"description": "Scopes no program may hold, or no reason", **PROBLEM_CONTENT},
     },
 )
 async def create_operator_client(

@@ -5,10 +5,8 @@ route cannot be used to learn who has an account. The rules (who gets a mail, ho
 often, what a token may do) live in `UserService`; these routes only translate.
 """
 
-from typing import Final
-
 from fastapi import APIRouter, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from openbell.identity.domain.errors import (
     InvalidGrantError,
@@ -16,20 +14,15 @@ from openbell.identity.domain.errors import (
     WeakPasswordError,
 )
 from openbell.identity.entrypoints.deps import Users
-from openbell.platform.problems import PROBLEM_JSON, ProblemError
-
-_PROBLEM: Final = {"content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+from openbell.identity.entrypoints.models import StrictRequest
+from openbell.platform.problems import PROBLEM_CONTENT, ProblemError
 
 
-class RecoverRequest(_Strict):
+class RecoverRequest(StrictRequest):
     email: str = Field(max_length=254)
 
 
-class RecoverConfirmRequest(_Strict):
+class RecoverConfirmRequest(StrictRequest):
     token: str = Field(min_length=1, max_length=256)
     new_password: str = Field(max_length=1024)
 
@@ -45,7 +38,7 @@ router = APIRouter(prefix="/v1", tags=["account"])
     "/users/recover",
     status_code=202,
     summary="Ask for a password reset mail",
-    responses={422: {"description": "Not a plain email address", **_PROBLEM}},
+    responses={422: {"description": "Not a plain email address", **PROBLEM_CONTENT}},
 )
 async def recover(body: RecoverRequest, users: Users) -> RecoverResponse:
     """The same answer, in the same time, whether or not the address has an account."""
@@ -63,8 +56,8 @@ async def recover(body: RecoverRequest, users: Users) -> RecoverResponse:
     status_code=204,
     summary="Set a new password with a mailed recovery token",
     responses={
-        400: {"description": "Unknown, used or expired token", **_PROBLEM},
-        422: {"description": "Weak new password (the token still works)", **_PROBLEM},
+        400: {"description": "Unknown, used or expired token", **PROBLEM_CONTENT},
+        422: {"description": "Weak new password (the token still works)", **PROBLEM_CONTENT},
     },
 )
 async def confirm_recovery(body: RecoverConfirmRequest, users: Users) -> Response:

@@ -31,7 +31,7 @@ from openbell.contracts.enums import (
 )
 from openbell.contracts.results import InstrumentView
 from openbell.platform.auth import Principal, require_scope
-from openbell.platform.problems import PROBLEM_JSON, ProblemError
+from openbell.platform.problems import PROBLEM_CONTENT, ProblemError
 from openbell.platform.web.direct import (
     Validator,
     add_direct_route,
@@ -79,21 +79,20 @@ DEFAULT_DEPTH: Final = 20
 MAX_DEPTH: Final = 500
 RETRY_AFTER_SECONDS: Final = "1"
 
-_PROBLEM: Final = {"content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
 _AUTH_RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
-    401: {"description": "Missing or invalid access token", **_PROBLEM},
-    403: {"description": "Missing scope, or no trading account", **_PROBLEM},
+    401: {"description": "Missing or invalid access token", **PROBLEM_CONTENT},
+    403: {"description": "Missing scope, or no trading account", **PROBLEM_CONTENT},
 }
 _READ_RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
     **_AUTH_RESPONSES,
     503: {
         "description": "The exchange is busy or unavailable; retry after Retry-After",
-        **_PROBLEM,
+        **PROBLEM_CONTENT,
     },
 }
 _ORDER_RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
     **_READ_RESPONSES,
-    404: {"description": "No such order for this account", **_PROBLEM},
+    404: {"description": "No such order for this account", **PROBLEM_CONTENT},
 }
 
 OrderIdPath = Annotated[int, Path(ge=1, le=MAX_UNITS, description="The order's id.")]
@@ -453,7 +452,7 @@ def create_router(trading: Trading) -> APIRouter:  # noqa: C901  # one closure p
         summary="Aggregated order book depth",
         responses={
             **_AUTH_RESPONSES,
-            404: {"description": "No instrument has this symbol", **_PROBLEM},
+            404: {"description": "No instrument has this symbol", **PROBLEM_CONTENT},
         },
     )
     async def get_book(
