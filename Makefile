@@ -43,7 +43,7 @@ compiled: $(STAMP)
 	.venv-compiled/bin/python -m pip install --quiet '.[dev]'
 	.venv-compiled/bin/python -c "import sys, openbell.core.domain.market as m; sys.exit(m.__file__.endswith('.py'))"
 	.venv-compiled/bin/pytest -p no:cacheprovider tests/unit/test_matching.py tests/unit/test_ledger.py \
-		tests/unit/test_sequencer.py tests/unit/test_recovery.py tests/property
+		tests/unit/test_sequencer.py tests/unit/test_recovery.py tests/unit/test_state.py tests/property
 
 clean:
 	rm -rf $(VENV) .venv-compiled build .mypy_cache .pytest_cache .ruff_cache .coverage .coverage.*

@@ -395,3 +395,23 @@ def test_a_finished_order_repeated_reports_its_id_for_the_read_model():
     filled = order_of(market.place(buyer, "buy", 5, 10_000, client_order_id="x"))
     again = market.place(buyer, "buy", 5, 10_000, client_order_id="x")
     assert again.result == DuplicateOrder(filled.order_id, None)
+
+
+def test_an_amend_changes_the_quantity_but_not_the_original_quantity():
+    market = Market()
+    seller = market.trader()
+    ask = order_of(market.place(seller, "sell", 10, 10_010))
+    assert ask.original_quantity == 10
+    amended = order_of(market.amend(seller, ask.order_id, quantity=4))
+    assert (amended.quantity, amended.original_quantity) == (4, 10)
+    raised = order_of(market.amend(seller, ask.order_id, quantity=12))
+    assert (raised.quantity, raised.original_quantity) == (12, 10)
+
+
+def test_a_rejected_order_shows_the_quantity_it_was_placed_with_as_original():
+    market = Market()
+    buyer = market.trader(usd=0)
+    outcome = market.place(buyer, "buy", 7, 10_000)
+    assert isinstance(outcome.result, Rejected)
+    assert outcome.result.order is not None
+    assert outcome.result.order.original_quantity == 7

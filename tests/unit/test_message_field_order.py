@@ -115,6 +115,7 @@ def test_order_view_fields_keep_the_order_order_view_builds_them_in() -> None:
         "created_at",
         "updated_at",
         "reason",
+        "original_quantity",
     )
 
 

@@ -41,6 +41,10 @@ class OrderView(NamedTuple):
     updated_at: Timestamp
     reason: str | None
     """Why it was rejected or cancelled, when it was."""
+    original_quantity: Quantity
+    """The quantity the order was placed with; `quantity` is its total after amends.
+
+    Last, so the positional builders of the fields before it stay aligned."""
 
 
 class Rejected(NamedTuple):

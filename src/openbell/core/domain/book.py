@@ -43,6 +43,7 @@ class Order:
         "next_order",
         "order_id",
         "order_type",
+        "original_quantity",
         "post_only",
         "previous_order",
         "price",
@@ -83,6 +84,9 @@ class Order:
         self.price = price
         """The limit price; for a market order, the band edge it may not trade beyond."""
         self.quantity = quantity
+        """The order's total quantity, filled part included, after any amends."""
+        self.original_quantity = quantity
+        """The quantity it was placed with, which amends leave alone."""
         self.remaining = quantity
         """Quantity still resting or still to match; zero once the order is done."""
         self.filled = NO_QUANTITY

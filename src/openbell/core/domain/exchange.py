@@ -449,6 +449,7 @@ def _reject(
         timestamp,
         timestamp,
         reason.value,
+        command.quantity,
     )
     return Rejected(reason, view)
 
@@ -476,6 +477,7 @@ def order_view(order: Order) -> OrderView:
             order.created_at,
             order.updated_at,
             order.reason,
+            order.original_quantity,
         ),
     )
     return view

@@ -3,6 +3,11 @@
 The export is canonical: two exchanges that reached the same state by the same
 commands export identical data, whether built by replay or restored from a
 snapshot, so the hash of the export identifies the state.
+
+Fields are only ever appended to a row, so a snapshot written by an older version
+still restores: an order row without `original_quantity` (written before orders
+kept it) restores with its current quantity as the original, the best the snapshot
+knows; such a snapshot keeps its own hash, which is taken over the stored data.
 """
 
 import hashlib
@@ -22,6 +27,8 @@ from openbell.core.domain.instruments import Instrument
 from openbell.core.domain.ledger import Balance
 
 FORMAT_VERSION = 1
+_ORDER_ROW_BEFORE_ORIGINAL_QUANTITY = 19
+"""How many fields an order row had before `original_quantity` was appended."""
 
 State = dict[str, Any]
 
@@ -150,13 +157,16 @@ def _export_order(o: Order) -> list[Any]:
         o.updated_at,
         o.status.value,
         o.held,
+        o.original_quantity,
     ]
 
 
 def _restore_order(exchange: Exchange, row: list[Any]) -> None:
     order_id, account_id, client_order_id, symbol, side, order_type, price, quantity = row[:8]
     remaining, filled, filled_amount, fees_paid, time_in_force, post_only, stp = row[8:15]
-    created_at, updated_at, status, held = row[15:]
+    created_at, updated_at, status, held = row[15:19]
+    # Rows from snapshots older than `original_quantity` end after `held`.
+    original_quantity = row[19] if len(row) > _ORDER_ROW_BEFORE_ORIGINAL_QUANTITY else quantity
     market = exchange.markets[symbol]
     instrument = market.instrument
     quote = exchange.ledger.balance(account_id, instrument.quote_asset)
@@ -180,5 +190,6 @@ def _restore_order(exchange: Exchange, row: list[Any]) -> None:
     order.remaining, order.filled = remaining, filled
     order.filled_amount, order.fees_paid = filled_amount, fees_paid
     order.updated_at, order.status, order.held = updated_at, OrderStatus(status), held
+    order.original_quantity = original_quantity
     market.book.side_of(order.side).add(order)
     exchange.open_orders[order_id] = order
