@@ -1,6 +1,7 @@
 """The sequencer: group commit, journal before acknowledgement, failure handling, draining."""
 
 import asyncio
+import itertools
 
 import pytest
 
@@ -317,3 +318,32 @@ async def test_a_caller_that_stops_waiting_does_not_undo_its_command_or_stop_the
     assert isinstance(after.result, OrderView)
     assert sequencer.running
     await sequencer.stop()
+
+
+def strictly_increasing(values: list[int]) -> bool:
+    return all(earlier < later for earlier, later in itertools.pairwise(values))
+
+
+async def test_every_command_gets_its_own_increasing_timestamp_across_batches_and_a_restart():
+    storage = InMemoryStorage()
+    journal = CountingJournal(storage)
+    sequencer = await started(journal, max_batch=8)
+    journal.appends.clear()
+    before = await asyncio.gather(*(sequencer.execute(place(1, f"t{i}")) for i in range(40)))
+    assert len(journal.appends) > 1
+    await sequencer.stop()
+    await journal.close()
+    reader = InMemoryJournal(storage)
+    await reader.open()
+    recovered = await recover(reader, None, decode_snapshot)
+    # The clock has not moved, or was even stepped back, since the first run.
+    clock = FixedClock(start_ns=FixedClock().now_ns() - 1_000)
+    restarted = Sequencer(recovered.exchange, reader, clock, max_batch=8)
+    await restarted.start()
+    after = await asyncio.gather(*(restarted.execute(place(1, f"u{i}")) for i in range(40)))
+    await restarted.stop()
+    outcomes = [*before, *after]
+    assert strictly_increasing([outcome.sequence for outcome in outcomes])
+    assert strictly_increasing([outcome.timestamp for outcome in outcomes])
+    journaled = [entry.timestamp async for entry in reader.read()]
+    assert strictly_increasing(journaled)

@@ -6,6 +6,12 @@ in batches; each batch is stamped, appended to the journal in one durable write
 then are the callers' futures completed. So an outcome a caller has seen, and any
 state a reader can observe, is always in the journal. The next batch's write is
 started before a batch is applied, so disk and CPU work overlap.
+
+Every command gets its own timestamp, strictly greater than the one before it, in
+its batch, in earlier batches and before a restart (the sequencer starts from the
+journal's last timestamp): the clock's reading, or one nanosecond after the last
+stamp when the clock has not moved past it. So a client can order its answers by
+time as well as by sequence, and a clock stepped back never stamps the past.
 """
 
 import asyncio
@@ -113,6 +119,7 @@ class Sequencer:
     async def start(self) -> None:
         if self._task is not None:
             raise RuntimeError("sequencer already started")
+        self._last_timestamp = await _journal_end_timestamp(self._journal, self.exchange.sequence)
         self._accepting = True
         self._task = asyncio.create_task(self._run(), name="openbell-sequencer")
 
@@ -178,13 +185,13 @@ class Sequencer:
         if not self._inbox or any(not batch.write.done() for batch in pipeline):
             return
         callers = self._take_batch()
-        timestamp = Timestamp(max(self._clock.now_ns(), self._last_timestamp))
-        self._last_timestamp = timestamp
+        first_timestamp = max(self._clock.now_ns(), self._last_timestamp + 1)
+        self._last_timestamp = Timestamp(first_timestamp + len(callers) - 1)
         first = self._next_sequence
         self._next_sequence = first + len(callers)
         entries: list[JournalEntry] = [
-            _new_tuple(JournalEntry, (sequence, timestamp, command))
-            for sequence, (command, _) in enumerate(callers, first)
+            _new_tuple(JournalEntry, (first + offset, first_timestamp + offset, command))
+            for offset, (command, _) in enumerate(callers)
         ]
         write = asyncio.ensure_future(self._journal.append(entries))
         pipeline.append(_Batch(entries, callers, write))
@@ -292,6 +299,15 @@ class Sequencer:
             if not future.done():
                 future.set_exception(SequencerUnavailableError("the core stopped"))
         self._waiters.clear()
+
+
+async def _journal_end_timestamp(journal: Journal, sequence: int) -> Timestamp:
+    """The timestamp of the journal's entry `sequence` (its last, after recovery); 0 if none."""
+    timestamp = Timestamp(0)
+    if sequence > 0:
+        async for entry in journal.read(after_sequence=sequence - 1):
+            timestamp = max(timestamp, entry.timestamp)
+    return timestamp
 
 
 def _check_enums(command: PlaceOrder) -> None:
