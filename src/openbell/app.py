@@ -2,22 +2,36 @@
 
 Start order matters. The read model subscribes to the bus and reports how far it
 got; the core then recovers, publishing again every outcome after that point, so
-the read model catches up before the first new command. Stop order is the
+the read model catches up before the first new command. Before the core takes a
+command, every record that follows the journal is checked against the journal's
+end (`openbell.consistency`): a past in which one is ahead is refused. Stop order is the
 reverse: the core drains its inbox and snapshots, then the projector writes what
 the core committed, then identity and the database pool close.
 """
 
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from openbell import core as _core
+from openbell.consistency import (
+    IdentityRecords,
+    InconsistentPastError,
+    JournalEnd,
+    TradingRecords,
+    check_past,
+    checkpoint_finding,
+    snapshot_finding,
+)
 from openbell.contracts.commands import OpenAccount
 from openbell.contracts.results import AccountView
+from openbell.core.application.recovery import JournalBehindSnapshotError
 from openbell.core.bootstrap import Core, CoreOptions, start_core
+from openbell.core.domain.exchange import Exchange
 from openbell.identity.adapters import tables as _identity_tables  # noqa: F401  # registers tables
 from openbell.identity.bootstrap import Identity, build_identity
 from openbell.identity.entrypoints.routes import create_routers as identity_routers
@@ -32,6 +46,8 @@ from openbell.trading.bootstrap import Trading, build_trading, open_read_model
 from openbell.trading.entrypoints.http import create_router as trading_router
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from openbell.contracts.results import Outcome
 
 del _core  # imported for the side effect of registering the core's tables via bootstrap
@@ -98,6 +114,49 @@ def core_options(settings: Settings) -> CoreOptions:
     )
 
 
+def journal_end(exchange: Exchange) -> JournalEnd:
+    """Where the recovered journal ends: its sequence and the last ids it handed out."""
+    return JournalEnd(
+        exchange.sequence,
+        exchange.counter.next_order_id - 1,
+        exchange.counter.next_trade_id - 1,
+        exchange.ledger.next_account_id - 1,
+    )
+
+
+async def refuse_a_past_ahead(
+    trading: TradingRecords, identity: IdentityRecords, exchange: Exchange
+) -> None:
+    """Raise InconsistentPastError if the read model or identity is ahead of the journal."""
+    await check_past(journal_end(exchange), trading, identity)
+
+
+async def recover_core(
+    settings: Settings,
+    clock: Clock,
+    bus: "InProcessBus[Outcome]",
+    checkpoint: int,
+    before_start: "Callable[[Exchange], Awaitable[None]]",
+) -> Core:
+    """Recover the core, replaying to the read model after its checkpoint, and start it.
+
+    A snapshot ahead of the journal is one more record ahead of it: refused alike.
+    """
+    try:
+        return await start_core(
+            settings.resolved_database_url,
+            clock,
+            publish=bus.publish,
+            replay_after=checkpoint,
+            options=core_options(settings),
+            before_start=before_start,
+        )
+    except JournalBehindSnapshotError as error:
+        found = [snapshot_finding(error.snapshot_sequence, error.journal_end)]
+        behind = checkpoint_finding(checkpoint, error.journal_end)
+        raise InconsistentPastError([*found, *([behind] if behind else [])]) from error
+
+
 async def start_platform(settings: Settings, *, clock: Clock | None = None) -> Platform:
     """Prepare the database and start identity, the read model, the core and trading."""
     await prepare(settings)
@@ -114,12 +173,8 @@ async def start_platform(settings: Settings, *, clock: Clock | None = None) -> P
         read_model = open_read_model(engine, bus)
         stack.push_async_callback(read_model.close)
         checkpoint = await read_model.checkpoint()
-        core = await start_core(
-            url,
-            clock,
-            publish=bus.publish,
-            replay_after=checkpoint,
-            options=core_options(settings),
+        core = await recover_core(
+            settings, clock, bus, checkpoint, partial(refuse_a_past_ahead, read_model, identity)
         )
         accounts.core = core
         trading = build_trading(core.sequencer, core.exchange, read_model)

@@ -3,7 +3,6 @@
 import asyncio
 import json
 import os
-import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -86,26 +85,53 @@ def up(
     data_dir: DataDir = None,
 ) -> None:
     """Run the whole platform in one process, on SQLite unless OPENBELL_DATABASE_URL is set."""
-    from openbell.runner import serve  # noqa: PLC0415  # keeps `openbell --help` fast
+    from openbell.runner import EXIT_GRACE_SECONDS, exit_within, serve  # noqa: PLC0415
 
     settings = _settings(data_dir, host=host, port=port)
     if "OPENBELL_ISSUER" not in os.environ:
         # Tokens' issuer and the login page's origin check must name where we listen.
         settings = settings.model_copy(update={"issuer": f"http://{settings.host}:{settings.port}"})
-    interrupted: list[int] = []
-
-    def remember(signum: int, _frame: object) -> None:
-        # uvicorn re-raises the signal that stopped it; remembering it here lets the
-        # core drain and snapshot before the process exits. A second Ctrl-C forces exit.
-        if interrupted and signum == signal.SIGINT:
-            os._exit(130)
-        interrupted.append(signum)
-
-    signal.signal(signal.SIGTERM, remember)
-    signal.signal(signal.SIGINT, remember)
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         code = runner.run(serve(settings, demo=demo, console=console))
+        if code != 0:  # a refused start ends now, even if something it opened lingers
+            exit_within(EXIT_GRACE_SECONDS, code)
     raise typer.Exit(code)
+
+
+@app.command()
+def recover(
+    rebuild_read_model: Annotated[
+        bool,
+        typer.Option(
+            "--rebuild-read-model",
+            help="Empty the trading read model and rebuild it from the journal, from sequence 1.",
+        ),
+    ] = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Repair what start-up refused, trusting the journal (docs/recovery.md). Stop the server
+    first: this takes the journal's writer lock."""
+    from openbell.core.application.errors import JournalLockedError  # noqa: PLC0415
+    from openbell.rebuild import rebuild_read_model as rebuild  # noqa: PLC0415
+
+    if not rebuild_read_model:
+        console.print("[red]Say what to recover:[/red] --rebuild-read-model")
+        raise typer.Exit(2)
+    settings = _settings(data_dir, database_url)
+    try:
+        rebuilt = asyncio.run(rebuild(settings))
+    except JournalLockedError:
+        console.print("[red]A server holds the journal:[/red] stop it, then rebuild")
+        raise typer.Exit(4) from None
+    before, after = rebuilt.before, rebuilt.after
+    Console().print(
+        f"The trading read model was at sequence {before.checkpoint} (order ids up to "
+        f"{before.highest_order_id}, trade ids up to {before.highest_trade_id}); rebuilt from "
+        f"the journal, which ends at {rebuilt.journal_end}, it is at sequence "
+        f"{after.checkpoint} (order ids up to {after.highest_order_id}, trade ids up to "
+        f"{after.highest_trade_id})."
+    )
 
 
 @ledger_app.command("verify")

@@ -1,6 +1,6 @@
 """The core's composition root: pick adapters for a database URL, recover, start the sequencer."""
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import NamedTuple
 
 from openbell.contracts.results import Outcome
@@ -85,11 +85,14 @@ async def start_core(
     publish: Callable[[Sequence[Outcome]], None] | None = None,
     replay_after: int | None = None,
     options: CoreOptions | None = None,
+    before_start: Callable[[Exchange], Awaitable[None]] | None = None,
 ) -> Core:
     """Open the journal as its only writer, recover the exchange and start sequencing.
 
     Outcomes of commands after `replay_after` are published again while replaying, so
     projections that were behind the journal catch up before new commands arrive.
+    `before_start` sees the recovered exchange while the writer lock is held and before
+    any command is taken: it may refuse the start by raising.
     """
     options = options or CoreOptions()
     journal = journal_for(database_url)
@@ -98,8 +101,13 @@ async def start_core(
     try:
         await snapshots.open()
         recovery = await _recover(journal, snapshots, publish, replay_after)
+        if before_start is not None:
+            await before_start(recovery.exchange)
     except BaseException:
-        await journal.close()
+        try:
+            await snapshots.close()
+        finally:
+            await journal.close()
         raise
     snapshotter = Snapshotter(
         snapshots,

@@ -50,6 +50,7 @@ from openbell.identity.adapters.sql_users import (
     SqlMfaRepository,
     SqlOneTimeTokenRepository,
     SqlUserRepository,
+    highest_referenced_account,
 )
 from openbell.identity.adapters.totp import PyotpTotp
 from openbell.identity.application.authorize import AuthorizationService
@@ -168,6 +169,15 @@ class Identity:
             await self.redis.aclose()
         if self.engine is not None and self.owns_engine:
             await self.engine.dispose()
+
+    async def highest_account_reference(self) -> int:
+        """The highest trading account id a stored user or API client refers to (0 if none).
+
+        Identity in memory keeps nothing across a restart, so it refers to nothing old.
+        """
+        if self.engine is None:
+            return 0
+        return await highest_referenced_account(self.engine)
 
     async def ready(self) -> bool:
         """Ready when a signing key is loaded, the database answers and revocations are fresh."""

@@ -23,7 +23,7 @@ from openbell.trading.adapters import tables as _tables  # noqa: F401  # registe
 from openbell.trading.adapters.memory import InMemoryReadModel
 from openbell.trading.adapters.sql import SqlReadModel
 from openbell.trading.application.orders import DEFAULT_READ_TIMEOUT_SECONDS, OrderService
-from openbell.trading.application.ports import CoreReader, Sequencer
+from openbell.trading.application.ports import CoreReader, ReadModelExtent, Sequencer
 from openbell.trading.application.projector import Projector
 
 __all__ = ["ReadModel", "Trading", "build_trading", "open_read_model"]
@@ -44,6 +44,19 @@ class ReadModel:
     async def checkpoint(self) -> int:
         """The sequence of the last outcome the read model holds: replay the core after it."""
         return await self.store.checkpoint()
+
+    async def extent(self) -> ReadModelExtent:
+        """The checkpoint and the highest ids held: none may be ahead of the journal."""
+        return await self.store.extent()
+
+    async def empty(self) -> None:
+        """Forget every order, fill and the checkpoint, so a replay from sequence 1 rebuilds them.
+
+        Only before the projector starts: it would otherwise write on from what it remembers.
+        """
+        if self.projector.running:
+            raise RuntimeError("empty the read model before its projector starts")
+        await self.store.reset()
 
     async def close(self) -> None:
         self.subscription.close()

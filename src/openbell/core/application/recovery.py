@@ -21,6 +21,14 @@ class JournalBehindSnapshotError(RuntimeError):
     already acknowledged once; an operator must restore the journal first.
     """
 
+    def __init__(self, snapshot_sequence: int, journal_end: int) -> None:
+        super().__init__(
+            f"the newest snapshot is at sequence {snapshot_sequence} but the journal ends at "
+            f"{journal_end} ({snapshot_sequence - journal_end} ahead)"
+        )
+        self.snapshot_sequence = snapshot_sequence
+        self.journal_end = journal_end
+
 
 class Recovery(NamedTuple):
     exchange: Exchange
@@ -49,9 +57,7 @@ async def recover(
             exchange, snapshot_sequence = restored, restored.sequence
     journal_end = await journal.last_sequence()
     if journal_end < snapshot_sequence:
-        raise JournalBehindSnapshotError(
-            f"the journal ends at {journal_end} but the snapshot is at {snapshot_sequence}"
-        )
+        raise JournalBehindSnapshotError(snapshot_sequence, journal_end)
     replayed = 0
     async for entry in journal.read(after_sequence=exchange.sequence):
         outcome = exchange.apply(entry.command, entry.sequence, entry.timestamp)

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from openbell.identity.adapters.sql import insert_row
 from openbell.identity.adapters.tables import (
+    api_clients,
     mail_throttle,
     one_time_tokens,
     recovery_codes,
@@ -261,3 +262,13 @@ class SqlMfaRepository:
         query = select(func.count()).where(table.c.user_id == user_id, table.c.used_at.is_(None))
         async with self._engine.connect() as connection:
             return int((await connection.execute(query)).scalar_one())
+
+
+async def highest_referenced_account(engine: AsyncEngine) -> int:
+    """The highest trading account id any user or API client refers to; 0 if none does."""
+    statement = select(
+        func.max(users.c.account_id), select(func.max(api_clients.c.account_id)).scalar_subquery()
+    )
+    async with engine.connect() as connection:
+        row = (await connection.execute(statement)).one()
+    return max(int(value or 0) for value in row)

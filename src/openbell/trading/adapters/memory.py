@@ -11,7 +11,7 @@ from dataclasses import replace
 from openbell.contracts.enums import OrderStatus
 from openbell.shared.errors import ConflictError
 from openbell.shared.ids import AccountId, ClientOrderId, OrderId, SequenceNumber, TradeId
-from openbell.trading.application.ports import FillQuery, OrderQuery
+from openbell.trading.application.ports import FillQuery, OrderQuery, ReadModelExtent
 from openbell.trading.domain.orders import Fill, Order, ProjectionChanges
 
 
@@ -65,6 +65,19 @@ class InMemoryReadModel:
             return False
         self._commit(changes, sequence)
         return True
+
+    async def extent(self) -> ReadModelExtent:
+        return ReadModelExtent(
+            self._checkpoint,
+            max(self._orders, default=OrderId(0)),
+            max((trade_id for trade_id, _ in self._fills), default=TradeId(0)),
+        )
+
+    async def reset(self) -> None:
+        self._orders.clear()
+        self._fills.clear()
+        self._client_order_ids.clear()
+        self._checkpoint = SequenceNumber(0)
 
     async def close(self) -> None:
         """Nothing to release; here so every read model closes alike."""

@@ -21,9 +21,10 @@ from openbell.trading.adapters.rows import (
     order_rows,
     order_updates,
 )
+from openbell.trading.adapters.sql_extent import empty_read_model, read_extent
 from openbell.trading.adapters.sqlite import SqliteProjectionWriter
 from openbell.trading.adapters.tables import orders, projection, trades
-from openbell.trading.application.ports import FillQuery, OrderQuery
+from openbell.trading.application.ports import FillQuery, OrderQuery, ReadModelExtent
 from openbell.trading.domain.orders import OPEN_STATUSES, Fill, Order, ProjectionChanges
 
 PROJECTION_NAME: Final = "trading"
@@ -117,6 +118,12 @@ class SqlReadModel:
         except IntegrityError as error:
             raise ConflictError("the projection conflicts with the read model") from error
         return True
+
+    async def extent(self) -> ReadModelExtent:
+        return await read_extent(self._engine, PROJECTION_NAME)
+
+    async def reset(self) -> None:
+        await empty_read_model(self._engine)
 
     async def close(self) -> None:
         """Stop the SQLite writer's thread, if there is one; the engine is the caller's."""

@@ -99,6 +99,14 @@ class OrderReadModel(Protocol):
     async def fills(self, query: FillQuery) -> list[Fill]: ...
 
 
+class ReadModelExtent(NamedTuple):
+    """How far the read model reaches: none of it may be ahead of the core's journal."""
+
+    checkpoint: SequenceNumber
+    highest_order_id: OrderId
+    highest_trade_id: TradeId
+
+
 class ProjectionStore(Protocol):
     """Where the projection keeps orders, fills and its checkpoint.
 
@@ -123,4 +131,16 @@ class ProjectionStore(Protocol):
         False, and nothing written, when the checkpoint is no longer `after`; a
         ConflictError, and nothing written, when the changes break the store's keys.
         """
+        ...
+
+
+class ResettableReadModel(Protocol):
+    """A read model that can say how far it reaches and be emptied to be rebuilt."""
+
+    async def extent(self) -> ReadModelExtent:
+        """The checkpoint and the highest order and trade ids held (0 for none)."""
+        ...
+
+    async def reset(self) -> None:
+        """Delete every order, fill and the checkpoint, in one transaction."""
         ...
