@@ -51,7 +51,7 @@ async def test_a_crossing_order_fills_at_the_resting_price_with_fees(api):
     order = response.json()
     assert (order["status"], order["filled_quantity"]) == ("filled", "4")
     assert order["average_price"] == "100.50"
-    assert order["fees_paid"] == "0.80"  # 20 bps of $402.00
+    assert order["fees_paid"] == "0.81"  # 20 bps of $402.00 = 0.804, rounded up
 
 
 async def test_a_market_order_defaults_to_ioc_and_cancels_what_it_cannot_fill(api):

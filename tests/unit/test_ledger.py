@@ -3,13 +3,28 @@
 from openbell.contracts.commands import Deposit, OpenAccount
 from openbell.contracts.enums import RejectReason
 from openbell.contracts.events import FundsDeposited
-from openbell.contracts.results import AccountView, BalanceView, Rejected
+from openbell.contracts.results import AccountView, BalanceView, Outcome, Rejected
 from openbell.core.domain.ledger import CLEARING_ACCOUNT, FEE_ACCOUNT
 from openbell.core.domain.verification import verify
 from openbell.shared.ids import Asset
 from openbell.shared.money import Amount
 
-from builders import Market
+from builders import Market, listing, trades
+
+PENNY = "PENNY"
+"""Listed at $1.50 a share: one share's fee is a fraction of a cent (0.15 maker, 0.30 taker)."""
+
+
+def penny_market() -> Market:
+    market = Market()
+    market.run(listing(symbol=PENNY, reference_price=150))
+    return market
+
+
+def fees_of(outcomes: list[Outcome]) -> tuple[int, int]:
+    """The maker and taker fees charged by these outcomes' trades."""
+    fills = [trade for outcome in outcomes for trade in trades(outcome.events)]
+    return sum(t.maker_fee for t in fills), sum(t.taker_fee for t in fills)
 
 
 def test_a_deposit_is_a_transfer_from_the_clearing_account():
@@ -70,12 +85,12 @@ def test_accounts_are_numbered_in_order():
     assert second.account_id == first.account_id + 1
 
 
-def test_a_buy_holds_its_notional_plus_the_larger_fee():
+def test_a_buy_holds_its_notional_plus_the_larger_fee_rounded_up():
     market = Market()
     buyer = market.trader(usd=1_000_000)
     market.place(buyer, "buy", 10, 10_010)
-    # 10 x 100.10 = 1,001.00 USD; the larger fee (taker, 20 bps) rounds down to 2.00 USD
-    assert market.balance(buyer, "USD") == (1_000_000 - 100_300, 100_300)
+    # 10 x 100.10 = 1,001.00 USD; the larger fee (taker, 20 bps) 2.002 rounds up to 2.01 USD
+    assert market.balance(buyer, "USD") == (1_000_000 - 100_301, 100_301)
 
 
 def test_a_sell_holds_the_shares_it_offers():
@@ -87,11 +102,11 @@ def test_a_sell_holds_the_shares_it_offers():
 
 def test_an_order_whose_hold_does_not_fit_the_available_balance_is_rejected():
     market = Market()
-    buyer = market.trader(usd=100_299)
+    buyer = market.trader(usd=100_300)
     outcome = market.place(buyer, "buy", 10, 10_010)
     assert isinstance(outcome.result, Rejected)
     assert outcome.result.reason is RejectReason.INSUFFICIENT_FUNDS
-    assert market.balance(buyer, "USD") == (100_299, 0)
+    assert market.balance(buyer, "USD") == (100_300, 0)
     seller = market.trader(shares=9)
     refused = market.place(seller, "sell", 10, 10_010).result
     assert isinstance(refused, Rejected)
@@ -101,15 +116,15 @@ def test_an_order_whose_hold_does_not_fit_the_available_balance_is_rejected():
 def test_a_trade_settles_quote_to_the_seller_base_to_the_buyer_and_fees_to_the_fee_account():
     market = Market()
     seller = market.trader(usd=0, shares=10)
-    buyer = market.trader(usd=100_300, shares=0)
+    buyer = market.trader(usd=100_301, shares=0)
     market.place(seller, "sell", 10, 10_010)
     market.place(buyer, "buy", 10, 10_010)
-    # notional 100,100 cents; maker fee 10 bps = 100; taker fee 20 bps = 200
-    assert market.balance(seller, "USD") == (100_000, 0)
+    # notional 100,100 cents; maker fee 10 bps = 100.1 -> 101; taker fee 20 bps = 200.2 -> 201
+    assert market.balance(seller, "USD") == (99_999, 0)
     assert market.balance(seller, "ACME") == (0, 0)
     assert market.balance(buyer, "USD") == (0, 0)
     assert market.balance(buyer, "ACME") == (10, 0)
-    assert market.balance(FEE_ACCOUNT, "USD") == (300, 0)
+    assert market.balance(FEE_ACCOUNT, "USD") == (302, 0)
     assert verify(market.exchange).ok
 
 
@@ -161,3 +176,45 @@ def test_verify_names_a_negative_available_balance():
     market.exchange.ledger.transfer(account, CLEARING_ACCOUNT, "USD", 5)
     problems = verify(market.exchange).problems
     assert any(f"account {account} USD: negative balance" in problem for problem in problems)
+
+
+def test_one_fill_of_ten_shares_rounds_each_fee_up():
+    market = penny_market()
+    seller, buyer = market.trader(), market.trader()
+    market.place(seller, "sell", 10, 150, symbol=PENNY)
+    outcome = market.place(buyer, "buy", 10, 150, symbol=PENNY)
+    # notional 1,500 cents: maker 10 bps = 1.5 -> 2, taker 20 bps = 3
+    assert fees_of([outcome]) == (2, 3)
+    assert verify(market.exchange).ok
+
+
+def test_a_maker_filled_ten_times_pays_what_one_fill_would():
+    market = penny_market()
+    seller, buyer = market.trader(), market.trader()
+    ask = market.place(seller, "sell", 10, 150, symbol=PENNY)
+    fills = [market.place(buyer, "buy", 1, 150, symbol=PENNY) for _ in range(10)]
+    assert fees_of(fills)[0] == 2
+    assert market.exchange.open_order(ask.result.order_id) is None  # type: ignore[union-attr]
+    assert market.balance(FEE_ACCOUNT, "USD")[0] == 2 + 10 * 1
+    assert verify(market.exchange).ok
+
+
+def test_a_taker_sweeping_ten_orders_pays_what_one_fill_would():
+    market = penny_market()
+    seller, buyer = market.trader(), market.trader()
+    for _ in range(10):
+        market.place(seller, "sell", 1, 150, symbol=PENNY)
+    sweep = market.place(buyer, "buy", 10, 150, symbol=PENNY)
+    assert fees_of([sweep])[1] == 3
+    assert verify(market.exchange).ok
+
+
+def test_a_resting_buy_filled_in_parts_keeps_exactly_the_hold_its_rest_needs():
+    market = penny_market()
+    buyer, seller = market.trader(usd=1_000_000), market.trader()
+    market.place(buyer, "buy", 10, 150, symbol=PENNY)
+    for _ in range(3):
+        market.place(seller, "sell", 1, 150, symbol=PENNY)
+    # 3 filled as maker: 450 + 1 (0.45 rounded up, 0.55 carried); 7 left need 1,050 + 2
+    assert market.balance(buyer, "USD") == (1_000_000 - 451 - 1_052, 1_052)
+    assert verify(market.exchange).ok

@@ -76,7 +76,7 @@ def test_fills_move_both_orders_through_partially_filled_to_filled():
     assert maker.status is OrderStatus.FILLED
     assert maker.filled_quantity == 10
     assert maker.filled_amount == 10 * 10_010
-    assert maker.fees_paid == 10 * 10_010 * MAKER_FEE_BPS // 10_000
+    assert maker.fees_paid == -(-10 * 10_010 * MAKER_FEE_BPS // 10_000)  # rounded up
     assert maker.updated_at == second.timestamp
 
 

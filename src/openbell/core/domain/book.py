@@ -35,6 +35,7 @@ class Order:
         "account_id",
         "client_order_id",
         "created_at",
+        "fee_credit",
         "fees_paid",
         "filled",
         "filled_amount",
@@ -92,6 +93,10 @@ class Order:
         self.filled = NO_QUANTITY
         self.filled_amount = NO_AMOUNT
         self.fees_paid = NO_AMOUNT
+        self.fee_credit = 0
+        """Fees paid ahead of what the fills owe, in 1/10,000 of a minor unit: each fill's
+        fee is rounded up and the excess carried to the next, so that `fees_paid` is
+        always the fills' exact fee total rounded up. Always below 10,000."""
         self.time_in_force = time_in_force
         self.post_only = post_only
         self.self_trade_prevention = self_trade_prevention

@@ -85,10 +85,14 @@ class Instrument:
         self.band_low = Price(max(1, -(-price * (BPS - band) // BPS)))
         self.band_high = Price(price * (BPS + band) // BPS)
 
-    def buy_cost(self, price: Price, quantity: Quantity) -> Amount:
-        """What a buy of `quantity` at `price` must hold: notional plus the largest possible fee."""
+    def buy_cost(self, price: Price, quantity: Quantity, fee_credit: int = 0) -> Amount:
+        """What a buy of `quantity` at `price` must hold: notional plus the largest fee it can owe.
+
+        The fee is rounded up, in the venue's favour, after taking off `fee_credit`: what
+        the order's earlier fills paid ahead by rounding up (see `market.Market.match`).
+        """
         notional = price * quantity * self.quote_per_tick_lot
-        return Amount(notional + notional * self.hold_fee_bps // BPS)
+        return Amount(notional - (fee_credit - notional * self.hold_fee_bps) // BPS)
 
     def _check(self) -> None:
         if not 1 <= self.min_quantity <= self.max_quantity:

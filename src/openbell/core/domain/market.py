@@ -6,6 +6,12 @@ both fees to the fee account. Holds track exactly what each order still needs
 (`Instrument.buy_cost` of the remaining quantity for a buy, the remaining base
 for a sell); any excess, from price improvement or a lower fee, is released at
 once, so an account's held balance always equals what its open orders require.
+
+Fees never get cheaper by splitting an order: after each fill, an order has paid
+its fills' exact fee (notional x bps / 10,000, summed) rounded up, in the venue's
+favour. Each fill charges the difference from what the order paid before, and the
+part paid ahead (`Order.fee_credit`) is carried to its next fill, so any split of
+an order into fills of one role pays exactly what a single fill would.
 """
 
 from heapq import heappop
@@ -178,8 +184,7 @@ class Market:
         remaining = Quantity(new_quantity - order.filled)
         is_buy = order.side is BUY
         if is_buy:
-            notional = new_price * remaining * instrument.quote_per_tick_lot
-            cost = Amount(notional + notional * instrument.hold_fee_bps // BPS)
+            cost = instrument.buy_cost(new_price, remaining, order.fee_credit)
         else:
             cost = Amount(remaining * instrument.base_per_lot)
         balance = order.hold_balance
@@ -260,6 +265,7 @@ class Market:
         fee_balance, counter, open_orders = self.fee_balance, self.counter, self.open_orders
         symbol, taker_side, taker_id = instrument.symbol, taker.side, taker.order_id
         taker_hold, taker_receive = taker.hold_balance, taker.receive_balance
+        taker_credit: int = taker.fee_credit
         heap, levels, sign = opposite.heap, opposite.levels, opposite.sign
         stopped = False
         while remaining and heap:
@@ -291,8 +297,14 @@ class Market:
                 fill = min(maker_remaining, remaining)
                 notional = price * fill * quote_per_tick_lot
                 base_amount = fill * base_per_lot
-                maker_fee = notional * maker_bps // BPS
-                taker_fee = notional * taker_bps // BPS
+                # Each fee rounds up what is still owed after the credit its order carries
+                # from earlier fills, and carries what it paid ahead to the next.
+                owed = notional * maker_bps - maker.fee_credit
+                maker_fee = -(-owed // BPS)
+                maker.fee_credit = maker_fee * BPS - owed
+                owed = notional * taker_bps - taker_credit
+                taker_fee = -(-owed // BPS)
+                taker_credit = taker_fee * BPS - owed
                 maker_hold = maker.hold_balance
                 maker_receive = maker.receive_balance
                 # Amount(...) and Quantity(...) only tell mypy the unit of a sum: the
@@ -318,7 +330,7 @@ class Market:
                         maker.held
                         - spent
                         - maker_remaining_notional
-                        - maker_remaining_notional * hold_bps // BPS
+                        + (maker.fee_credit - maker_remaining_notional * hold_bps) // BPS
                     )
                     maker.held = Amount(maker.held - spent - excess)
                     maker_hold.held = Amount(maker_hold.held - excess)
@@ -367,11 +379,12 @@ class Market:
             if stopped:
                 break
         taker.remaining = Quantity(remaining)
+        taker.fee_credit = taker_credit
         if taker.filled:
             taker.updated_at = timestamp
             taker.status = PARTIALLY_FILLED if remaining else FILLED
             if is_buy:
-                release(taker, instrument.buy_cost(limit, Quantity(remaining)))
+                release(taker, instrument.buy_cost(limit, Quantity(remaining), taker_credit))
         return stopped
 
 

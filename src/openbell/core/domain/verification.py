@@ -5,6 +5,7 @@ from typing import NamedTuple
 
 from openbell.contracts.enums import Side
 from openbell.core.domain.exchange import Exchange
+from openbell.core.domain.instruments import BPS
 from openbell.core.domain.ledger import FEE_ACCOUNT, SYSTEM_ACCOUNTS
 from openbell.shared.ids import AccountId, Asset, SequenceNumber
 from openbell.shared.money import Amount
@@ -58,10 +59,13 @@ def _check_holds(exchange: Exchange, problems: list[str]) -> None:
     for order in exchange.open_orders.values():
         instrument = exchange.markets[order.symbol].instrument
         if order.side is Side.BUY:
-            need, asset = instrument.buy_cost(order.price, order.remaining), instrument.quote_asset
+            need = instrument.buy_cost(order.price, order.remaining, order.fee_credit)
+            asset = instrument.quote_asset
         else:
             need = Amount(order.remaining * instrument.base_per_lot)
             asset = instrument.base_asset
+        if not 0 <= order.fee_credit < BPS:
+            problems.append(f"order {order.order_id}: fee credit {order.fee_credit} out of range")
         if order.held != need:
             problems.append(f"order {order.order_id}: holds {order.held}, needs {need}")
         required[order.account_id, asset] += order.held
