@@ -22,6 +22,7 @@ from openbell.platform.db import create_engine
 from openbell.trading.adapters import tables as _tables  # noqa: F401  # registers the tables
 from openbell.trading.adapters.memory import InMemoryReadModel
 from openbell.trading.adapters.sql import SqlReadModel
+from openbell.trading.application.guard import GuardedCoreReader, ReadGuard
 from openbell.trading.application.orders import DEFAULT_READ_TIMEOUT_SECONDS, OrderService
 from openbell.trading.application.ports import CoreReader, ReadModelExtent, Sequencer
 from openbell.trading.application.projector import Projector
@@ -92,8 +93,10 @@ class Trading:
 
     orders: OrderService
     core: CoreReader
+    """The core's state for the routes: refused once the core no longer sequences here."""
     sequencer: Sequencer
     read_model: ReadModel
+    guard: ReadGuard
 
     @property
     def projector(self) -> Projector:
@@ -118,8 +121,9 @@ class Trading:
         await self.read_model.close()
 
     def ready(self) -> bool:
-        """Ready while the projector runs (reads would otherwise go stale)."""
-        return self.projector.running
+        """Ready while the projector runs (reads would otherwise go stale) and the read model's
+        database answered the last read."""
+        return self.projector.running and self.guard.read_model_answers
 
 
 def build_trading(
@@ -130,7 +134,13 @@ def build_trading(
     read_timeout: float = DEFAULT_READ_TIMEOUT_SECONDS,
 ) -> Trading:
     """Wire trading to a running core: its sequencer and the reader of its state."""
+    guard = ReadGuard(sequencer)
     orders = OrderService(
-        sequencer, core_reader, read_model.store, read_model.projector, read_timeout=read_timeout
+        sequencer,
+        core_reader,
+        read_model.store,
+        read_model.projector,
+        read_timeout=read_timeout,
+        guard=guard,
     )
-    return Trading(orders, core_reader, sequencer, read_model)
+    return Trading(orders, GuardedCoreReader(core_reader, guard), sequencer, read_model, guard)

@@ -21,7 +21,7 @@ from openbell.trading.adapters.rows import (
     order_rows,
     order_updates,
 )
-from openbell.trading.adapters.sql_extent import empty_read_model, read_extent
+from openbell.trading.adapters.sql_extent import empty_read_model, read_extent, reading
 from openbell.trading.adapters.sqlite import SqliteProjectionWriter
 from openbell.trading.adapters.tables import orders, projection, trades
 from openbell.trading.application.ports import FillQuery, OrderQuery, ReadModelExtent
@@ -46,7 +46,7 @@ class SqlReadModel:
         statement = select(orders).where(
             orders.c.account_id == account_id, orders.c.order_id == order_id
         )
-        async with self._engine.connect() as connection:
+        async with reading(self._engine) as connection:
             row = (await connection.execute(statement)).first()
         return None if row is None else order_from_row(row._mapping)
 
@@ -61,7 +61,7 @@ class SqlReadModel:
         statement = (
             select(orders).where(and_(*conditions)).order_by(orders.c.order_id.desc())
         ).limit(query.limit)
-        async with self._engine.connect() as connection:
+        async with reading(self._engine) as connection:
             rows = (await connection.execute(statement)).all()
         return [order_from_row(row._mapping) for row in rows]
 
@@ -79,7 +79,7 @@ class SqlReadModel:
             .order_by(trades.c.trade_id.desc(), trades.c.liquidity)
             .limit(query.limit)
         )
-        async with self._engine.connect() as connection:
+        async with reading(self._engine) as connection:
             rows = (await connection.execute(statement)).all()
         return [fill_from_row(row._mapping) for row in rows]
 

@@ -1,15 +1,36 @@
-"""The read model's extent and its reset, for the start-up check and the rebuild from the journal.
+"""The read model's extent and its reset, for the start-up check and the rebuild from the journal,
+and the translation of a failed query into "unavailable".
 
-Apart from the projection's own writes: these run only while no projector writes
-(before one starts), so they go through the engine even on a SQLite file.
+The extent and the reset run only while no projector writes (before one starts), so
+they go through the engine even on a SQLite file.
 """
 
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from sqlalchemy import delete, func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from openbell.shared.ids import OrderId, SequenceNumber, TradeId
 from openbell.trading.adapters.tables import orders, projection, trades
+from openbell.trading.application.guard import ReadModelUnavailableError
 from openbell.trading.application.ports import ReadModelExtent
+
+logger = logging.getLogger(__name__)
+
+
+@asynccontextmanager
+async def reading(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection for queries; a database that fails them (a damaged page, a lost server)
+    makes ReadModelUnavailableError, and what the driver said goes to the log only."""
+    try:
+        async with engine.connect() as connection:
+            yield connection
+    except DBAPIError as error:
+        logger.exception("the read model's database failed a query")
+        raise ReadModelUnavailableError("the read model cannot be read now") from error
 
 
 async def read_extent(engine: AsyncEngine, projection_name: str) -> ReadModelExtent:

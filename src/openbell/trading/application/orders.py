@@ -4,6 +4,9 @@ Reads are read-your-writes: before answering, a query waits (bounded) until the 
 model holds every outcome the core had committed when the query began. If the wait
 runs out it answers with what the read model holds.
 
+Reads are refused as unavailable once the core no longer sequences commands here, and
+while the read model's database fails (`guard.ReadGuard`).
+
 When a command's answer needs an order the core no longer holds (a cancel that lost
 the race with a fill, a retry of a finished order), the use case waits for that
 command's outcome to be projected, then takes the order from the projector's memory
@@ -22,6 +25,7 @@ from openbell.trading.application.errors import (
     OrderRejectedError,
     ReadModelBehindError,
 )
+from openbell.trading.application.guard import ReadGuard
 from openbell.trading.application.ports import (
     CoreReader,
     FillQuery,
@@ -51,8 +55,10 @@ class OrderService:
         progress: ProjectionProgress,
         *,
         read_timeout: float = DEFAULT_READ_TIMEOUT_SECONDS,
+        guard: ReadGuard | None = None,
     ) -> None:
         self._sequencer = sequencer
+        self._guard = guard or ReadGuard(sequencer)
         self._core = core
         self._read_model = read_model
         self._progress = progress
@@ -98,19 +104,22 @@ class OrderService:
         return order
 
     async def order(self, account_id: AccountId, order_id: OrderId) -> Order:
+        self._guard.check()
         await self.catch_up()
-        order = await self._read_model.order(account_id, order_id)
+        order = await self._guard.read(self._read_model.order(account_id, order_id))
         if order is None:
             raise OrderNotFoundError("no such order")
         return order
 
     async def orders(self, query: OrderQuery) -> list[Order]:
+        self._guard.check()
         await self.catch_up()
-        return await self._read_model.orders(query)
+        return await self._guard.read(self._read_model.orders(query))
 
     async def fills(self, query: FillQuery) -> list[Fill]:
+        self._guard.check()
         await self.catch_up()
-        return await self._read_model.fills(query)
+        return await self._guard.read(self._read_model.fills(query))
 
     async def catch_up(self, sequence: SequenceNumber | None = None) -> bool:
         """Wait, at most the read timeout, for the read model to reach `sequence`.
@@ -146,7 +155,7 @@ class OrderService:
         order = self._progress.recent_order(order_id)
         if order is not None and order.account_id == account_id:
             return order
-        return await self._read_model.order(account_id, order_id)
+        return await self._guard.read(self._read_model.order(account_id, order_id))
 
 
 def _rejection(outcome: Outcome) -> OrderRejectedError:

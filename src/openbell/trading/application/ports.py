@@ -21,6 +21,11 @@ class Sequencer(Protocol):
         """The sequence number of the last command journaled and applied."""
         ...
 
+    @property
+    def running(self) -> bool:
+        """False once it has stopped: shut down, fenced off by another writer, or failed."""
+        ...
+
     async def execute(self, command: Command) -> Outcome: ...
 
 
