@@ -132,7 +132,7 @@ def test_a_data_dir_production_refuses_exits_2(postgres_url, tmp_path):
     )
 
     assert code == 2
-    assert "open to other users" in stderr
+    assert "Refusing to start (the data directory is refused): " in stderr
 
 
 def test_an_unreachable_database_exits_1(tmp_path):
