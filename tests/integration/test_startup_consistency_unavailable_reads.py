@@ -137,6 +137,7 @@ def damage_the_read_model(database: Path) -> bytes:
 async def test_a_damaged_read_model_answers_503_and_is_not_ready_until_a_read_succeeds(on_sqlite):
     server = on_sqlite
     assert (await server.order(1)).status_code == 201
+    assert (await server.get("/v1/orders")).status_code == 200  # projected: nothing more to write
     database = sqlite_path(server.platform.settings.resolved_database_url)
     original = damage_the_read_model(database)
     await server.platform.engine.dispose()  # new connections read the damaged pages
