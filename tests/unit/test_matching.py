@@ -4,6 +4,7 @@ from openbell.contracts.commands import Deposit, HaltMarket, ResumeMarket, SetRe
 from openbell.contracts.enums import CancelReason, OrderStatus, RejectReason
 from openbell.contracts.events import OrderAccepted, OrderAmended, OrderCancelled, OrderRejected
 from openbell.contracts.results import DuplicateOrder, OrderView, Rejected
+from openbell.core.domain.verification import verify
 
 from builders import Market, trades
 
@@ -286,15 +287,43 @@ def test_amend_that_needs_more_than_the_balance_is_refused_and_changes_nothing()
     assert market.book() == ([(10_000, 10)], [])
 
 
-def test_amend_to_at_most_the_filled_quantity_is_refused():
+def test_amend_to_above_the_filled_quantity_keeps_the_fills_and_rests_the_difference():
     market = Market()
     seller, buyer = market.trader(), market.trader()
     ask = order_of(market.place(seller, "sell", 10, 10_000))
     market.place(buyer, "buy", 4, 10_000)
-    assert rejection_of(market.amend(seller, ask.order_id, 4)) is RejectReason.INVALID_AMENDMENT
     amended = order_of(market.amend(seller, ask.order_id, 6))
     assert (amended.quantity, amended.filled_quantity) == (6, 4)
     assert market.book() == ([], [(10_000, 2)])
+
+
+def test_amend_to_the_filled_quantity_cancels_the_remainder_and_keeps_the_fills():
+    market = Market()
+    seller, buyer = market.trader(shares=10), market.trader()
+    ask = order_of(market.place(seller, "sell", 10, 10_000))
+    market.place(buyer, "buy", 4, 10_000)
+    outcome = market.amend(seller, ask.order_id, 4)
+    order = order_of(outcome)
+    assert (order.status, order.filled_quantity) == (OrderStatus.CANCELLED, 4)
+    assert order.reason == CancelReason.AMENDED_BELOW_FILLED
+    [event] = outcome.events
+    assert isinstance(event, OrderCancelled)
+    assert (event.remaining_quantity, event.reason) == (6, CancelReason.AMENDED_BELOW_FILLED)
+    assert market.book() == ([], [])
+    assert market.balance(seller, "ACME") == (6, 0)
+    assert verify(market.exchange).ok
+
+
+def test_amend_below_the_filled_quantity_cancels_a_buy_and_releases_its_hold_while_halted():
+    market = Market()
+    buyer, seller = market.trader(usd=1_000_000), market.trader()
+    bid = order_of(market.place(buyer, "buy", 10, 10_000))
+    market.place(seller, "sell", 4, 10_000)
+    market.run(HaltMarket(None, "maintenance"))
+    order = order_of(market.amend(buyer, bid.order_id, 1, 9_000))
+    assert (order.status, order.quantity, order.filled_quantity) == (OrderStatus.CANCELLED, 10, 4)
+    assert market.balance(buyer, "USD") == (1_000_000 - 40_000 - 40, 0)
+    assert rejection_of(market.cancel(buyer, bid.order_id)) is RejectReason.UNKNOWN_ORDER
 
 
 def test_a_post_only_amend_that_would_cross_is_refused():

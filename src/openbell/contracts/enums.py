@@ -50,6 +50,8 @@ class CancelReason(StrEnum):
     UNFILLED_IOC = "unfilled_ioc"
     """An IOC or market order's remainder after matching what it could."""
     SELF_TRADE = "self_trade"
+    AMENDED_BELOW_FILLED = "amended_below_filled"
+    """An amend asked for a quantity at or below what had filled: the remainder is cancelled."""
 
 
 class InstrumentStatus(StrEnum):

@@ -22,6 +22,7 @@ from openbell.contracts.commands import (
     SetReferencePrice,
 )
 from openbell.contracts.enums import (
+    CancelReason,
     InstrumentStatus,
     OrderStatus,
     OrderType,
@@ -230,6 +231,14 @@ class Exchange:
         order = self.open_orders.get(command.order_id)
         if order is None or order.account_id != command.account_id:
             return Rejected(RejectReason.UNKNOWN_ORDER)
+        quantity = command.quantity
+        if quantity is not None and 0 < quantity <= order.filled:
+            # As Kraken does: nothing is left to rest, so the remainder is cancelled
+            # and the filled part kept, even while the market is halted.
+            self.markets[order.symbol].cancel(
+                order, events, timestamp, self.sequence, CancelReason.AMENDED_BELOW_FILLED
+            )
+            return order_view(order)
         if self.halted and (command.price is not None or (command.quantity or 0) > order.quantity):
             return Rejected(RejectReason.MARKET_HALTED, order_view(order))
         reason = self.markets[order.symbol].amend(

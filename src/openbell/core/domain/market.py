@@ -124,12 +124,17 @@ class Market:
         book.sequence = sequence
 
     def cancel(
-        self, order: Order, events: list[Event], timestamp: Timestamp, sequence: SequenceNumber
+        self,
+        order: Order,
+        events: list[Event],
+        timestamp: Timestamp,
+        sequence: SequenceNumber,
+        reason: CancelReason = REQUESTED,
     ) -> None:
         """Take a resting order off the book and void its hold."""
         self.book.side_of(order.side).remove(order)
         del self.open_orders[order.order_id]
-        self.finish(order, order.remaining, REQUESTED, events, timestamp)
+        self.finish(order, order.remaining, reason, events, timestamp)
         self.book.sequence = sequence
 
     def finish(
@@ -166,7 +171,8 @@ class Market:
 
         A lower quantity at the same price keeps the order's place in its queue; a
         higher quantity or a new price requeues it at the back, and a new price that
-        crosses matches at once, as a fresh order would.
+        crosses matches at once, as a fresh order would. (A quantity at or below the
+        filled quantity never gets here: the exchange cancels the remainder instead.)
         """
         instrument = self.instrument
         old_quantity, old_price = order.quantity, order.price
