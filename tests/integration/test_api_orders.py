@@ -121,8 +121,12 @@ async def test_a_post_only_order_that_would_cross_is_refused(api):
     problem(await api.order(post_only=True), 422, "post_only_would_cross")
 
 
-async def test_a_fill_or_kill_order_that_cannot_fill_is_refused(api):
-    problem(await api.order(time_in_force="FOK"), 422, "fok_unfillable")
+async def test_a_fill_or_kill_order_that_cannot_fill_is_accepted_then_cancelled(api):
+    response = await api.order(time_in_force="FOK")
+    assert response.status_code == 201
+    order = response.json()
+    assert (order["status"], order["filled_quantity"]) == ("cancelled", "0")
+    assert order["reason"] == "unfilled_fok"
 
 
 async def test_orders_on_a_halted_market_are_refused(api):

@@ -81,15 +81,32 @@ def test_an_ioc_remainder_is_cancelled_not_rested():
     assert market.balance(buyer, "USD")[1] == 0
 
 
-def test_an_unfillable_fok_is_rejected_and_changes_nothing():
+def test_an_unfillable_fok_is_accepted_then_cancelled_whole_and_trades_nothing():
     market = Market()
     seller, buyer = market.trader(), market.trader()
     market.place(seller, "sell", 3, 10_010)
     before = market.balance(buyer, "USD")
     outcome = market.place(buyer, "buy", 4, 10_010, tif="FOK")
-    assert rejection_of(outcome) is RejectReason.FOK_UNFILLABLE
+    order = order_of(outcome)
+    assert (order.status, order.filled_quantity) == (OrderStatus.CANCELLED, 0)
+    assert order.reason == CancelReason.UNFILLED_FOK
+    assert [type(e) for e in outcome.events] == [OrderAccepted, OrderCancelled]
+    assert isinstance(outcome.events[1], OrderCancelled)
+    assert outcome.events[1].remaining_quantity == 4
     assert market.book() == ([], [(10_010, 3)])
     assert market.balance(buyer, "USD") == before
+    assert verify(market.exchange).ok
+
+
+def test_an_unfillable_fok_uses_up_its_client_order_id_as_an_unfilled_ioc_does():
+    market = Market()
+    buyer = market.trader()
+    for tif in ("FOK", "IOC"):
+        first = order_of(market.place(buyer, "buy", 4, 10_010, tif=tif, client_order_id=tif))
+        again = market.place(buyer, "buy", 4, 10_010, tif=tif, client_order_id=tif)
+        assert isinstance(again.result, DuplicateOrder)
+        assert again.result.order_id == first.order_id
+        assert again.events == []
 
 
 def test_a_fillable_fok_fills_completely_across_levels():

@@ -49,6 +49,9 @@ class CancelReason(StrEnum):
     REQUESTED = "requested"
     UNFILLED_IOC = "unfilled_ioc"
     """An IOC or market order's remainder after matching what it could."""
+    UNFILLED_FOK = "unfilled_fok"
+    """A fill-or-kill order the book could not fill completely: accepted, then cancelled
+    whole before matching, as an IOC that fills nothing is; its client order id is used."""
     SELF_TRADE = "self_trade"
     AMENDED_BELOW_FILLED = "amended_below_filled"
     """An amend asked for a quantity at or below what had filled: the remainder is cancelled."""
@@ -69,6 +72,8 @@ class RejectReason(StrEnum):
     QUANTITY_OUT_OF_RANGE = "quantity_out_of_range"
     POST_ONLY_WOULD_CROSS = "post_only_would_cross"
     FOK_UNFILLABLE = "fok_unfillable"
+    """No longer produced: an unfillable FOK is accepted and cancelled (`unfilled_fok`).
+    Kept so that older journals' outcomes and clients that know it still parse."""
     MARKET_HALTED = "market_halted"
     UNKNOWN_SYMBOL = "unknown_symbol"
     UNKNOWN_ACCOUNT = "unknown_account"

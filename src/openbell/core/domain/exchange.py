@@ -75,6 +75,7 @@ BUY: Final = Side.BUY
 LIMIT: Final = OrderType.LIMIT
 GTC: Final = TimeInForce.GTC
 FOK: Final = TimeInForce.FOK
+UNFILLED_FOK: Final = CancelReason.UNFILLED_FOK
 HALTED: Final = InstrumentStatus.HALTED
 DONE: Final = Done()
 
@@ -188,7 +189,10 @@ class Exchange:
         self.client_order_ids[key] = order_id
         # Concatenation, not unpacking: the compiled core joins two tuples without a list.
         events.append(_new(OrderAccepted, (order_id,) + command))  # noqa: RUF005
-        market.execute(order, events, timestamp, self.sequence)
+        if order.time_in_force is FOK and not market.fillable(order):
+            market.finish(order, quantity, UNFILLED_FOK, events, timestamp)
+        else:
+            market.execute(order, events, timestamp, self.sequence)
         return order_view(order)
 
     def _check_order(self, command: PlaceOrder, market: Market | None) -> RejectReason | None:  # noqa: PLR0911
@@ -421,13 +425,15 @@ def instrument_from(command: ListInstrument, assets: dict[Asset, int]) -> Instru
 def _pre_trade_check(
     market: Market, order: Order, available: Amount, cost: Amount
 ) -> RejectReason | None:
-    """The checks that depend on balances and the book: funds, post-only, fill-or-kill."""
+    """The checks that depend on balances and the book: funds and post-only.
+
+    Whether a fill-or-kill order can fill is not one of them: it is accepted, and so
+    uses its client order id, like every order that passes these checks.
+    """
     if available < cost:
         return RejectReason.INSUFFICIENT_FUNDS
     if order.post_only and market.crosses(order.side, order.price):
         return RejectReason.POST_ONLY_WOULD_CROSS
-    if order.time_in_force is FOK and not market.fillable(order):
-        return RejectReason.FOK_UNFILLABLE
     return None
 
 
