@@ -102,9 +102,9 @@ def test_an_order_without_fills_has_no_average_price():
     assert average_price(0, 0, instrument()) is None
 
 
-def test_timestamps_are_iso_8601_utc_with_microseconds():
-    assert format_timestamp(1_700_000_000_123_456_789) == "2023-11-14T22:13:20.123456Z"
-    assert format_timestamp(0) == "1970-01-01T00:00:00.000000Z"
+def test_timestamps_are_rfc_3339_utc_with_nanoseconds():
+    assert format_timestamp(1_700_000_000_123_456_789) == "2023-11-14T22:13:20.123456789Z"
+    assert format_timestamp(0) == "1970-01-01T00:00:00.000000000Z"
 
 
 def test_the_longest_values_the_api_admits_convert_without_a_decimal_error():
@@ -139,8 +139,8 @@ def test_amounts_format_as_the_decimal_reference_does(count, scale):
 @given(st.integers(min_value=0, max_value=2**63 - 1))
 def test_timestamps_format_as_datetime_does(nanoseconds):
     seconds, rest = divmod(nanoseconds, 1_000_000_000)
-    moment = datetime.fromtimestamp(seconds, tz=UTC).replace(microsecond=rest // 1_000)
-    assert format_timestamp(nanoseconds) == moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    moment = datetime.fromtimestamp(seconds, tz=UTC)
+    assert format_timestamp(nanoseconds) == moment.strftime(f"%Y-%m-%dT%H:%M:%S.{rest:09d}Z")
 
 
 api_decimals = st.from_regex(r"\A[0-9]{1,30}(\.[0-9]{1,30})?\Z")

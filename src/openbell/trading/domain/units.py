@@ -184,12 +184,16 @@ def _exponent(value: Decimal) -> int:
 
 
 def format_timestamp(nanoseconds: Timestamp) -> str:
-    """ISO 8601 in UTC with microseconds, e.g. 2024-01-02T03:04:05.678901Z."""
+    """RFC 3339 in UTC with nanoseconds, e.g. 2024-01-02T03:04:05.678901234Z.
+
+    Nanoseconds, as the core stamps commands: two commands a microsecond apart, or
+    less, still read in their order.
+    """
     seconds, rest = divmod(nanoseconds, 1_000_000_000)
-    return f"{_second(seconds)}.{rest // 1_000:06d}Z"
+    return f"{_second(seconds)}.{rest:09d}Z"
 
 
 @lru_cache(maxsize=256)
 def _second(seconds: int) -> str:
-    # Commands of one batch share a timestamp, and a burst shares its seconds.
+    # A burst of commands shares its seconds.
     return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
