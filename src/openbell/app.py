@@ -177,7 +177,7 @@ async def start_platform(settings: Settings, *, clock: Clock | None = None) -> P
             settings, clock, bus, checkpoint, partial(refuse_a_past_ahead, read_model, identity)
         )
         accounts.core = core
-        trading = build_trading(core.sequencer, core.exchange, read_model)
+        trading = build_trading(core.sequencer, core.exchange, read_model, clock=clock)
         # Unwound in reverse: the core stops (drains, snapshots), then trading projects
         # what it committed and stops, then identity and the engine close.
         stack.push_async_callback(trading.stop)

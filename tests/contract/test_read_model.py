@@ -19,7 +19,7 @@ from openbell.shared.errors import ConflictError
 from openbell.trading.adapters import tables  # noqa: F401  # registers the tables
 from openbell.trading.adapters.memory import InMemoryReadModel
 from openbell.trading.adapters.sql import SqlReadModel
-from openbell.trading.application.ports import FillQuery, OrderQuery
+from openbell.trading.application.ports import FillQuery, OrderQuery, SequenceQuery
 from openbell.trading.domain.orders import Fill, Order, ProjectionChanges
 
 ALICE, BOB = 1, 2
@@ -66,6 +66,9 @@ def order(order_id: int, account_id: int = ALICE, **fields) -> Order:
         "self_trade_prevention": SelfTradePrevention.CANCEL_TAKER,
         "created_at": 1_700_000_000_000_000_000 + order_id,
         "updated_at": 1_700_000_000_000_000_000 + order_id,
+        "sequence": order_id,
+        "original_price": 10_000,
+        "original_quantity": 10,
     }
     values.update(fields)
     return Order(**values)
@@ -134,9 +137,13 @@ async def test_updates_replace_what_changes_on_an_order(read_model):
         fees_paid=60,
         reason="requested",
         updated_at=1_800_000_000_000_000_000,
+        sequence=2,
     )
     await save(read_model, 2, updated=[changed])
     assert await read_model.order(ALICE, 1) == changed
+    # What the order was placed with stays as it was stored.
+    stored = await read_model.order(ALICE, 1)
+    assert (stored.original_price, stored.original_quantity) == (10_000, 10)
 
 
 async def test_an_order_is_visible_only_to_its_account(read_model):
@@ -281,6 +288,9 @@ async def test_the_largest_64_bit_values_round_trip(read_model):
         reason="r",
         created_at=MAX_INT64,
         updated_at=MAX_INT64,
+        sequence=MAX_INT64,
+        original_price=MAX_INT64,
+        original_quantity=MAX_INT64,
     )
     await save(read_model, MAX_INT64, created=[huge])
     assert await read_model.order(ALICE, MAX_INT64) == huge
@@ -288,7 +298,13 @@ async def test_the_largest_64_bit_values_round_trip(read_model):
 
 
 async def test_a_market_order_has_no_price(read_model):
-    market = order(1, order_type=OrderType.MARKET, price=None, time_in_force=TimeInForce.IOC)
+    market = order(
+        1,
+        order_type=OrderType.MARKET,
+        price=None,
+        original_price=None,
+        time_in_force=TimeInForce.IOC,
+    )
     await save(read_model, 1, created=[market])
     assert (await read_model.order(ALICE, 1)) == market
 
@@ -314,3 +330,76 @@ async def test_a_save_larger_than_one_statement_is_written_whole(read_model):
     await save(read_model, 2, updated=filled, fills=[fill(o.order_id, o.order_id) for o in placed])
     assert await read_model.load_orders(range(1, 1_202)) == {o.order_id: o for o in filled}
     assert len(await read_model.fills(FillQuery(ALICE, limit=2_000))) == 1_201
+
+
+async def test_orders_after_a_sequence_come_by_sequence_then_id(read_model):
+    await save(
+        read_model,
+        9,
+        created=[
+            order(1, sequence=5),
+            order(2, sequence=3),
+            order(3, sequence=5),
+            order(4, sequence=7, symbol="ETH-USD"),
+            order(5, BOB, sequence=6),
+            order(6, sequence=2),
+        ],
+    )
+    after_two = await read_model.orders_after(SequenceQuery(ALICE, 2))
+    assert [(o.sequence, o.order_id) for o in after_two] == [(3, 2), (5, 1), (5, 3), (7, 4)]
+    limited = await read_model.orders_after(SequenceQuery(ALICE, 2, limit=2))
+    assert [o.order_id for o in limited] == [2, 1]
+    through = await read_model.orders_after(SequenceQuery(ALICE, 3, through_sequence=5))
+    assert [o.order_id for o in through] == [1, 3]
+    unlimited = await read_model.orders_after(SequenceQuery(ALICE, 0, limit=None))
+    assert [o.order_id for o in unlimited] == [6, 2, 1, 3, 4]
+    eth = await read_model.orders_after(SequenceQuery(ALICE, 0, symbol="ETH-USD"))
+    assert [o.order_id for o in eth] == [4]
+    assert await read_model.orders_after(SequenceQuery(ALICE, 7)) == []
+    [bobs] = await read_model.orders_after(SequenceQuery(BOB, 0))
+    assert bobs == order(5, BOB, sequence=6)
+
+
+async def test_an_updated_order_moves_to_its_latest_sequence(read_model):
+    await save(read_model, 2, created=[order(1, sequence=1), order(2, sequence=2)])
+    await save(read_model, 3, updated=[order(1, sequence=3, status=OrderStatus.CANCELLED)])
+    after = await read_model.orders_after(SequenceQuery(ALICE, 1))
+    assert [(o.order_id, o.sequence) for o in after] == [(2, 2), (1, 3)]
+
+
+async def test_fills_after_a_sequence_come_by_sequence_then_trade(read_model):
+    await save(
+        read_model,
+        9,
+        created=[order(1), order(2, symbol="ETH-USD")],
+        fills=[
+            fill(3, 1, sequence=4),
+            fill(1, 1, sequence=4, liquidity=Liquidity.MAKER),
+            fill(2, 2, sequence=6, symbol="ETH-USD"),
+            fill(4, 1, sequence=2),
+            fill(5, 9, BOB, sequence=5),
+        ],
+    )
+    after = await read_model.fills_after(SequenceQuery(ALICE, 2))
+    assert [(f.sequence, f.trade_id) for f in after] == [(4, 1), (4, 3), (6, 2)]
+    by_order = await read_model.fills_after(SequenceQuery(ALICE, 0, order_id=1, limit=None))
+    assert [f.trade_id for f in by_order] == [4, 1, 3]
+    through = await read_model.fills_after(SequenceQuery(ALICE, 2, through_sequence=4, limit=1))
+    assert [f.trade_id for f in through] == [1]
+    eth = await read_model.fills_after(SequenceQuery(ALICE, 0, symbol="ETH-USD"))
+    assert [f.trade_id for f in eth] == [2]
+    assert [f.trade_id for f in await read_model.fills_after(SequenceQuery(BOB, 0))] == [5]
+
+
+async def test_an_order_is_found_by_client_order_id_newest_first_rejected_ones_too(read_model):
+    rejected = {"status": OrderStatus.REJECTED, "reason": "insufficient_funds"}
+    await save(read_model, 1, created=[order(1, client_order_id="k", **rejected)])
+    first = await read_model.order_by_client_id(ALICE, "k")
+    assert first is not None
+    assert first.order_id == 1
+    await save(read_model, 2, created=[order(2, client_order_id="k"), order(3, BOB)])
+    found = await read_model.order_by_client_id(ALICE, "k")
+    assert found == order(2, client_order_id="k")
+    assert await read_model.order_by_client_id(BOB, "k") is None
+    assert await read_model.order_by_client_id(ALICE, "c3") is None
+    assert await read_model.order_by_client_id(ALICE, "K") is None

@@ -133,7 +133,9 @@ async def snapshot_of(base: str, token: dict[str, str]) -> dict[str, object]:
                 await client.get("/v1/trades", params={"limit": 1000}, headers=headers)
             ).json()
             balances = (await client.get("/v1/balances", headers=headers)).json()
-            state[name] = {"orders": orders, "trades": trades["trades"], "balances": balances}
+            # A restart's own commands move the sequence balances are as of, not the balances.
+            amounts = [{k: v for k, v in b.items() if k != "sequence"} for b in balances]
+            state[name] = {"orders": orders, "trades": trades["trades"], "balances": amounts}
         book = (await client.get("/v1/book/ACME", headers=headers)).json()
         state["book"] = {"bids": book["bids"], "asks": book["asks"]}
     return state

@@ -7,13 +7,14 @@ ACME shares (tick $0.01, lot 1) and ETH (tick $0.1, lot 0.1 ETH) and USD.
 """
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from fastapi import APIRouter
 
 from openbell.contracts.commands import Command, DefineAsset, Deposit, OpenAccount
 from openbell.contracts.results import AccountView, Outcome
@@ -60,6 +61,8 @@ class Api:
     trading: Trading
     accounts: dict[str, int]
     tokens: dict[str, str] = field(default_factory=dict)
+    app_with: Callable[[list[APIRouter]], Any] = field(default=lambda _routers: None)
+    """Another application on the same settings and identity, serving `routers`."""
 
     def auth(self, who: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[who]}"}
@@ -150,6 +153,9 @@ async def api(sqlite_url: str, tmp_path: Path) -> AsyncIterator[Api]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         harness = Api(client, exchange, sequencer, trading, accounts)
+        harness.app_with = lambda routers: create_app(
+            settings, routers=routers, token_verifier=identity.verifier
+        )
         harness.tokens = {
             "alice": await _token(identity, "alice", {"read", "trade"}, accounts["alice"]),
             "bob": await _token(identity, "bob", {"read", "trade"}, accounts["bob"]),

@@ -1,5 +1,8 @@
 """Order entry over HTTP: placing, retrying, amending and cancelling, and every refusal."""
 
+import asyncio
+import time
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -73,12 +76,193 @@ async def test_quantities_in_fractional_lots_convert_exactly(api):
 
 async def test_the_same_client_order_id_again_returns_the_order_and_creates_nothing(api):
     first = await api.order(client_order_id="once")
-    again = await api.order(client_order_id="once", price="99.00", quantity="1")
+    again = await api.order(client_order_id="once", price="100.0")  # the same price, spelt anew
     assert (first.status_code, again.status_code) == (201, 200)
-    assert again.json()["order_id"] == first.json()["order_id"]
-    assert again.json()["price"] == "100.00"
+    assert again.json() == first.json()
     listed = (await api.get("/v1/orders", params={"status": "all"})).json()["orders"]
     assert [o["order_id"] for o in listed] == [first.json()["order_id"]]
+
+
+@pytest.mark.parametrize(
+    ("fields", "mismatched"),
+    [
+        ({"symbol": "ETH-USD", "price": "2000.0", "quantity": "1"}, ["symbol", "price"]),
+        ({"side": "sell"}, ["side"]),
+        ({"type": "market", "price": None}, ["type", "price", "time_in_force"]),
+        ({"price": "99.00"}, ["price"]),
+        ({"quantity": "5"}, ["quantity"]),
+        ({"time_in_force": "IOC"}, ["time_in_force"]),
+        ({"post_only": True}, ["post_only"]),
+        ({"self_trade_prevention": "cancel_maker"}, ["self_trade_prevention"]),
+        ({"price": "99.00", "quantity": "5"}, ["price", "quantity"]),
+    ],
+)
+async def test_a_client_order_id_reused_with_other_parameters_is_a_conflict(
+    api, fields, mismatched
+):
+    first = (await api.order(client_order_id="key-1")).json()
+    document = problem(
+        await api.order(client_order_id="key-1", **fields), 409, "client_order_id_reused"
+    )
+    assert document["mismatched"] == mismatched
+    assert document["order_id"] == first["order_id"]
+    assert "order" not in document
+    listed = (await api.get("/v1/orders", params={"status": "all"})).json()["orders"]
+    assert [o["order_id"] for o in listed] == [first["order_id"]]
+
+
+async def test_a_retry_is_compared_with_the_order_as_placed_not_as_amended(api):
+    first = (await api.order(client_order_id="amended")).json()
+    await api.patch(f"/v1/orders/{first['order_id']}", {"quantity": "6", "price": "99.00"})
+    again = await api.order(client_order_id="amended")
+    assert again.status_code == 200
+    assert (again.json()["quantity"], again.json()["price"]) == ("6", "99.00")
+    as_amended = await api.order(client_order_id="amended", quantity="6", price="99.00")
+    assert problem(as_amended, 409, "client_order_id_reused")["mismatched"] == [
+        "price",
+        "quantity",
+    ]
+
+
+async def test_a_reused_client_order_id_of_a_finished_order_is_a_conflict_too(api):
+    first = (await api.order(client_order_id="done")).json()
+    await api.delete(f"/v1/orders/{first['order_id']}")
+    document = problem(
+        await api.order(client_order_id="done", side="sell"), 409, "client_order_id_reused"
+    )
+    assert (document["order_id"], document["mismatched"]) == (first["order_id"], ["side"])
+
+
+# --- the sequence and the quantities of every answer ------------------------------
+
+
+async def test_every_command_answers_with_a_larger_sequence_than_the_one_before(api):
+    placed = (await api.order(price="99.00")).json()
+    amended = (await api.patch(f"/v1/orders/{placed['order_id']}", {"quantity": "5"})).json()
+    cancelled = (await api.delete(f"/v1/orders/{placed['order_id']}")).json()
+    resting = (await api.order(who="bob", side="sell", price="100.00", quantity="2")).json()
+    taking = (await api.order(price="100.00", quantity="2")).json()
+    sequences = [o["sequence"] for o in (placed, amended, cancelled, resting, taking)]
+    assert sequences == sorted(set(sequences))
+    assert sequences[0] > 0
+    maker = (await api.get(f"/v1/orders/{resting['order_id']}", who="bob")).json()
+    assert maker["sequence"] == taking["sequence"]  # the taker's command filled it
+    read = (await api.get(f"/v1/orders/{placed['order_id']}")).json()
+    assert read == cancelled
+    [trade] = (await api.get("/v1/trades")).json()["trades"]
+    assert trade["sequence"] == taking["sequence"]
+
+
+async def test_commands_answered_from_one_batch_each_have_their_own_sequence(api):
+    answers = await asyncio.gather(
+        *(api.order(price=f"9{n % 10}.00", quantity="1") for n in range(40))
+    )
+    sequences = [answer.json()["sequence"] for answer in answers]
+    assert len(set(sequences)) == 40
+    assert api.sequencer.stats().largest_batch > 1  # some did share a journal write
+
+
+async def test_a_partly_filled_order_shows_what_remains_and_what_it_cost(api):
+    await api.order(who="bob", side="sell", price="100.50", quantity="4")
+    placed = (await api.order(price="101.00", quantity="10")).json()
+    assert (placed["status"], placed["filled_quantity"]) == ("partially_filled", "4")
+    assert (placed["original_quantity"], placed["remaining_quantity"]) == ("10", "6")
+    assert (placed["cumulative_quote"], placed["average_price"]) == ("402.00", "100.50")
+    amended = (await api.patch(f"/v1/orders/{placed['order_id']}", {"quantity": "8"})).json()
+    assert (amended["quantity"], amended["original_quantity"]) == ("8", "10")
+    assert (amended["remaining_quantity"], amended["cumulative_quote"]) == ("4", "402.00")
+    assert (await api.get(f"/v1/orders/{placed['order_id']}")).json() == amended
+    cancelled = (await api.delete(f"/v1/orders/{placed['order_id']}")).json()
+    assert (cancelled["remaining_quantity"], cancelled["filled_quantity"]) == ("0", "4")
+    [trade] = (await api.get("/v1/trades")).json()["trades"]
+    assert (trade["quote_quantity"], trade["fee"]) == ("402.00", "0.81")  # fees round up
+
+
+async def test_quantities_of_a_fractional_lot_instrument_keep_its_units(api):
+    await api.order(who="bob", symbol="ETH-USD", side="sell", price="2000.5", quantity="0.5")
+    placed = (await api.order(symbol="ETH-USD", price="2001.0", quantity="1.5")).json()
+    assert (placed["original_quantity"], placed["remaining_quantity"]) == ("1.5", "1.0")
+    assert placed["cumulative_quote"] == "1000.25"
+    [trade] = (await api.get("/v1/trades")).json()["trades"]
+    assert trade["quote_quantity"] == "1000.25"
+
+
+async def test_a_rejected_order_has_nothing_remaining(api):
+    document = problem(await api.order(price="150.00"), 422, "price_out_of_band")
+    assert document["order"]["remaining_quantity"] == "0"
+    assert document["order"]["original_quantity"] == "10"
+    assert document["order"]["sequence"] > 0
+
+
+# --- by client order id -----------------------------------------------------------
+
+
+async def test_an_order_is_read_by_its_client_order_id(api):
+    placed = (await api.order(client_order_id="mine.1")).json()
+    response = await api.get("/v1/orders/by-client-id/mine.1")
+    assert response.status_code == 200
+    assert response.json() == placed
+    problem(await api.get("/v1/orders/by-client-id/mine.1", who="bob"), 404, "order_not_found")
+    problem(await api.get("/v1/orders/by-client-id/nobody"), 404, "order_not_found")
+
+
+async def test_reading_by_client_order_id_needs_only_the_read_scope(api):
+    await api.order(client_order_id="ro")
+    assert (await api.get("/v1/orders/by-client-id/ro", who="alice_reader")).status_code == 200
+    response = await api.delete("/v1/orders/by-client-id/ro", who="alice_reader")
+    assert response.status_code == 403
+
+
+async def test_an_order_is_cancelled_by_its_client_order_id(api):
+    placed = (await api.order(client_order_id="c:1")).json()
+    response = await api.delete("/v1/orders/by-client-id/c:1")
+    assert response.status_code == 200
+    cancelled = response.json()
+    assert (cancelled["order_id"], cancelled["status"]) == (placed["order_id"], "cancelled")
+    assert cancelled["sequence"] > placed["sequence"]
+    again = await api.delete("/v1/orders/by-client-id/c:1")
+    assert problem(again, 422, "order_not_open")["order"] == cancelled
+    assert (await api.get("/v1/orders/by-client-id/c:1")).json() == cancelled
+
+
+async def test_another_accounts_client_order_id_cannot_be_cancelled(api):
+    await api.order(client_order_id="alices")
+    problem(await api.delete("/v1/orders/by-client-id/alices", who="bob"), 404, "order_not_found")
+    problem(await api.delete("/v1/orders/by-client-id/unknown"), 404, "order_not_found")
+    assert (await api.get("/v1/orders/by-client-id/alices")).json()["status"] == "new"
+
+
+async def test_a_client_order_id_only_a_rejected_order_had_names_that_order(api):
+    rejected = problem(
+        await api.order(client_order_id="nope", price="150.00"), 422, "price_out_of_band"
+    )
+    found = (await api.get("/v1/orders/by-client-id/nope")).json()
+    assert found == rejected["order"]
+    cancel = await api.delete("/v1/orders/by-client-id/nope")
+    assert problem(cancel, 422, "order_not_open")["order"]["status"] == "rejected"
+
+
+@pytest.mark.parametrize("client_order_id", ["x" * 65, "a%20b", "caf%C3%A9", "a!", "%00"])
+@pytest.mark.parametrize("method", ["get", "delete"])
+async def test_a_client_order_id_outside_the_pattern_is_refused(api, method, client_order_id):
+    response = await getattr(api, method)(f"/v1/orders/by-client-id/{client_order_id}")
+    problem(response, 422, "validation_error")
+
+
+# --- the server's time --------------------------------------------------------------
+
+
+async def test_the_time_is_public_in_rfc_3339_with_nanoseconds_and_epoch_ns(api):
+    before = time.time_ns()
+    response = await api.client.get("/v1/time")
+    after = time.time_ns()
+    assert response.status_code == 200
+    answer = response.json()
+    assert set(answer) == {"time", "epoch_ns"}
+    assert before <= answer["epoch_ns"] <= after
+    seconds, nanoseconds = divmod(answer["epoch_ns"], 10**9)
+    whole = datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    assert answer["time"] == f"{whole}.{nanoseconds:09d}Z"
 
 
 async def test_a_retry_after_the_order_finished_returns_it_from_the_read_model(api):

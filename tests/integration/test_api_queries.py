@@ -2,6 +2,7 @@
 
 import asyncio
 import time
+from typing import Any
 
 import pytest
 
@@ -42,10 +43,31 @@ async def test_balances_are_at_each_assets_scale_and_show_holds(api):
     response = await api.get("/v1/balances")
     assert response.status_code == 200
     balances = {b["asset"]: b for b in response.json()}
-    assert balances["ETH"] == {"asset": "ETH", "available": "100.00000000", "held": "0.00000000"}
-    assert balances["ACME"] == {"asset": "ACME", "available": "10000", "held": "0"}
+    at = api.sequencer.committed_sequence
+    assert balances["ETH"] == {
+        "asset": "ETH",
+        "available": "100.00000000",
+        "held": "0.00000000",
+        "sequence": at,
+    }
+    assert balances["ACME"] == {"asset": "ACME", "available": "10000", "held": "0", "sequence": at}
     # $1,000 of notional plus the larger (taker) fee of 20 bps is held.
-    assert balances["USD"] == {"asset": "USD", "available": "998998.00", "held": "1002.00"}
+    assert balances["USD"] == {
+        "asset": "USD",
+        "available": "998998.00",
+        "held": "1002.00",
+        "sequence": at,
+    }
+
+
+async def test_balances_carry_the_sequence_they_are_as_of(api):
+    placed = (await api.order()).json()
+    [first, *_] = (await api.get("/v1/balances")).json()
+    assert first["sequence"] == placed["sequence"]
+    cancelled = (await api.delete(f"/v1/orders/{placed['order_id']}")).json()
+    assert {b["sequence"] for b in (await api.get("/v1/balances")).json()} == {
+        cancelled["sequence"]
+    }
 
 
 async def test_the_book_aggregates_levels_best_first(api):
@@ -194,3 +216,155 @@ async def test_trades_filter_by_symbol_and_order_and_page_by_cursor(api):
     rest = (await api.get("/v1/trades", params={"cursor": page["next_cursor"]})).json()
     assert len(rest["trades"]) == 1
     assert rest["next_cursor"] is None
+
+
+# --- reading from a sequence --------------------------------------------------------
+
+
+async def sweep(api) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Three resting sells of alice's, then one buy of bob's that fills all three at once."""
+    sells = [
+        (await api.order(side="sell", price=f"100.{n}0", quantity="1")).json() for n in range(3)
+    ]
+    buy = (await api.order(who="bob", price="101.00", quantity="3")).json()
+    assert buy["status"] == "filled"
+    return sells, buy
+
+
+async def pages(api, path: str, key: str, **params) -> list[list[dict[str, Any]]]:
+    """Every page of `path` read from `after_sequence`, following `next_after_sequence`."""
+    found: list[list[dict[str, Any]]] = []
+    after = params.pop("after_sequence")
+    while after is not None:
+        response = await api.get(path, params={"after_sequence": after, **params})
+        assert response.status_code == 200, response.text
+        page = response.json()
+        assert page["next_cursor"] is None
+        found.append(page[key])
+        after = page["next_after_sequence"]
+    return found
+
+
+async def test_orders_read_from_a_sequence_come_oldest_change_first(api):
+    before = (await api.order(price="90.00")).json()
+    sells, buy = await sweep(api)
+    later = (await api.order(price="91.00")).json()
+    response = await api.get("/v1/orders", params={"after_sequence": before["sequence"]})
+    page = response.json()
+    assert [o["order_id"] for o in page["orders"]] == [
+        *(sell["order_id"] for sell in sells),
+        later["order_id"],
+    ]
+    assert [o["sequence"] for o in page["orders"]] == [buy["sequence"]] * 3 + [later["sequence"]]
+    assert [o["status"] for o in page["orders"]] == ["filled"] * 3 + ["new"]
+    assert page["next_after_sequence"] is None
+    everything = await api.get("/v1/orders", params={"after_sequence": 0})
+    assert before["order_id"] in [o["order_id"] for o in everything.json()["orders"]]
+
+
+@pytest.mark.parametrize("limit", [1, 2, 3])
+async def test_a_page_from_a_sequence_never_splits_a_command(api, limit):
+    start = api.sequencer.committed_sequence
+    sells, buy = await sweep(api)
+    later = (await api.order(price="91.00")).json()
+    found = await pages(api, "/v1/orders", "orders", after_sequence=start, limit=limit)
+    sequences = [[o["sequence"] for o in page] for page in found]
+    swept = [buy["sequence"]] * 3
+    assert sequences == [swept, [later["sequence"]]]  # whole commands, even past the limit
+    assert [o["order_id"] for page in found for o in page] == [
+        *(sell["order_id"] for sell in sells),
+        later["order_id"],
+    ]
+
+
+async def test_pages_from_a_sequence_skip_nothing_and_end(api):
+    start = api.sequencer.committed_sequence
+    placed = [(await api.order(price=f"9{n}.00", quantity="1")).json() for n in range(5)]
+    found = await pages(api, "/v1/orders", "orders", after_sequence=start, limit=2)
+    assert [len(page) for page in found] == [2, 2, 1]
+    assert [o["order_id"] for page in found for o in page] == [o["order_id"] for o in placed]
+
+
+async def test_an_order_changed_again_is_read_at_its_latest_change(api):
+    start = api.sequencer.committed_sequence
+    first = (await api.order(price="90.00")).json()
+    second = (await api.order(price="91.00")).json()
+    cancelled = (await api.delete(f"/v1/orders/{first['order_id']}")).json()
+    page = (await api.get("/v1/orders", params={"after_sequence": start})).json()
+    assert [(o["order_id"], o["sequence"]) for o in page["orders"]] == [
+        (second["order_id"], second["sequence"]),
+        (first["order_id"], cancelled["sequence"]),
+    ]
+    after_second = {"after_sequence": second["sequence"]}
+    page = (await api.get("/v1/orders", params=after_second)).json()
+    assert [o["status"] for o in page["orders"]] == ["cancelled"]
+
+
+async def test_orders_from_a_sequence_filter_by_symbol_and_account(api):
+    start = api.sequencer.committed_sequence
+    await api.order()
+    eth = (await api.order(symbol="ETH-USD", price="2000.0", quantity="1")).json()
+    await api.order(who="bob", symbol="ETH-USD", price="1990.0", quantity="1")
+    params = {"after_sequence": start, "symbol": "ETH-USD"}
+    page = (await api.get("/v1/orders", params=params)).json()
+    assert [o["order_id"] for o in page["orders"]] == [eth["order_id"]]
+
+
+async def test_trades_read_from_a_sequence_come_oldest_first_in_whole_commands(api):
+    start = api.sequencer.committed_sequence
+    sells, buy = await sweep(api)
+    await api.order(who="bob", side="sell", price="99.00", quantity="1")
+    taking = (await api.order(price="99.00", quantity="1")).json()
+    found = await pages(api, "/v1/trades", "trades", after_sequence=start, limit=2)
+    assert [[t["sequence"] for t in page] for page in found] == [
+        [buy["sequence"]] * 3,
+        [taking["sequence"]],
+    ]
+    assert [t["order_id"] for t in found[0]] == [sell["order_id"] for sell in sells]
+    trade_ids = [t["trade_id"] for page in found for t in page]
+    assert trade_ids == sorted(trade_ids)
+    one_order = {"after_sequence": start, "order_id": sells[1]["order_id"]}
+    page = (await api.get("/v1/trades", params=one_order)).json()
+    assert [t["order_id"] for t in page["trades"]] == [sells[1]["order_id"]]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"after_sequence": 1, "cursor": 5},
+        {"after_sequence": -1},
+        {"after_sequence": "x"},
+        {"after_sequence": 1, "status": "open"},
+    ],
+)
+async def test_reading_from_a_sequence_refuses_what_cannot_combine(api, params):
+    response = await api.get("/v1/orders", params=params)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    if "status" not in params:
+        assert (await api.get("/v1/trades", params=params)).status_code == 422
+
+
+async def test_all_status_may_be_said_when_reading_from_a_sequence(api):
+    placed = (await api.order()).json()
+    params = {"after_sequence": 0, "status": "all"}
+    page = (await api.get("/v1/orders", params=params)).json()
+    assert [o["order_id"] for o in page["orders"]] == [placed["order_id"]]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/orders?after_seqence=5",
+        "/v1/orders?status=all&page=2",
+        "/v1/trades?since=5",
+        "/v1/balances?asset=USD",
+        "/v1/orders/1?verbose=1",
+        "/v1/book/ACME?levels=5",
+        "/v1/time?zone=UTC",
+    ],
+)
+async def test_an_unknown_query_parameter_is_refused_not_ignored(api, path):
+    response = await api.get(path)
+    assert response.status_code == 422, response.text
+    assert response.json()["reason"] == "validation_error"

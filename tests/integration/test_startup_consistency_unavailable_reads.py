@@ -22,7 +22,15 @@ from openbell.demo import seed_demo
 from openbell.platform.db import asyncpg_dsn, sqlite_path
 from openbell.platform.settings import Settings
 
-READS = ("/v1/orders?status=all", "/v1/trades", "/v1/balances", "/v1/book/ACME", "/v1/instruments")
+READS = (
+    "/v1/orders?status=all",
+    "/v1/orders?after_sequence=0",
+    "/v1/trades",
+    "/v1/trades?after_sequence=0",
+    "/v1/balances",
+    "/v1/book/ACME",
+    "/v1/instruments",
+)
 
 
 class Running:
@@ -112,7 +120,7 @@ async def test_a_fenced_writer_refuses_reads_and_is_not_ready(on_postgres, postg
     try:
         assert_unavailable(await server.order(2))  # the next write finds the lock gone
 
-        for path in (*READS, "/v1/orders/1"):
+        for path in (*READS, "/v1/orders/1", "/v1/orders/by-client-id/any"):
             assert_unavailable(await server.get(path))
         assert (await server.client.get("/readyz")).status_code == 503
     finally:
@@ -144,6 +152,9 @@ async def test_a_damaged_read_model_answers_503_and_is_not_ready_until_a_read_su
 
     assert_unavailable(await server.get("/v1/orders?status=all"))
     assert_unavailable(await server.get("/v1/trades"))
+    assert_unavailable(await server.get("/v1/orders?after_sequence=0"))
+    assert_unavailable(await server.get("/v1/trades?after_sequence=0"))
+    assert_unavailable(await server.get("/v1/orders/by-client-id/any"))
     assert (await server.client.get("/readyz")).status_code == 503
 
     database.write_bytes(original)

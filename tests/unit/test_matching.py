@@ -434,6 +434,18 @@ def test_a_rejected_order_does_not_use_up_its_client_order_id():
     assert [type(e) for e in retried.events] == [OrderAccepted]
 
 
+def test_a_client_order_id_names_the_accounts_order_open_or_finished():
+    market = Market()
+    alice, bob = market.trader(), market.trader(usd=0)
+    resting = order_of(market.place(alice, "buy", 5, 10_000, client_order_id="a-1"))
+    assert market.exchange.order_id_for(alice, "a-1") == resting.order_id
+    market.cancel(alice, resting.order_id)
+    assert market.exchange.order_id_for(alice, "a-1") == resting.order_id
+    assert market.exchange.order_id_for(bob, "a-1") is None
+    rejection_of(market.place(bob, "buy", 5, 10_000, client_order_id="b-1"))
+    assert market.exchange.order_id_for(bob, "b-1") is None  # a rejection never took it
+
+
 def test_a_finished_order_repeated_reports_its_id_for_the_read_model():
     market = Market()
     seller, buyer = market.trader(), market.trader()

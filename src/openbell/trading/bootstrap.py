@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from openbell.contracts.results import Outcome
 from openbell.platform.bus import Bus, Subscription
 from openbell.platform.db import create_engine
+from openbell.shared.time import Clock, SystemClock
 from openbell.trading.adapters import tables as _tables  # noqa: F401  # registers the tables
 from openbell.trading.adapters.memory import InMemoryReadModel
 from openbell.trading.adapters.sql import SqlReadModel
@@ -97,6 +98,8 @@ class Trading:
     sequencer: Sequencer
     read_model: ReadModel
     guard: ReadGuard
+    clock: Clock
+    """The platform's clock, for telling clients the server's time."""
 
     @property
     def projector(self) -> Projector:
@@ -132,6 +135,7 @@ def build_trading(
     read_model: ReadModel,
     *,
     read_timeout: float = DEFAULT_READ_TIMEOUT_SECONDS,
+    clock: Clock | None = None,
 ) -> Trading:
     """Wire trading to a running core: its sequencer and the reader of its state."""
     guard = ReadGuard(sequencer)
@@ -143,4 +147,11 @@ def build_trading(
         read_timeout=read_timeout,
         guard=guard,
     )
-    return Trading(orders, GuardedCoreReader(core_reader, guard), sequencer, read_model, guard)
+    return Trading(
+        orders,
+        GuardedCoreReader(core_reader, guard),
+        sequencer,
+        read_model,
+        guard,
+        clock or SystemClock(),
+    )

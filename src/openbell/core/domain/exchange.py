@@ -407,6 +407,13 @@ class Exchange:
         order = self.open_orders.get(order_id)
         return None if order is None else order_view(order)
 
+    def order_id_for(self, account_id: AccountId, client_order_id: ClientOrderId) -> OrderId | None:
+        """The order the account placed with this client order id, open or finished.
+
+        None if it placed none: a rejected order never took its client order id.
+        """
+        return self.client_order_ids.get((account_id, client_order_id))
+
 
 def instrument_from(command: ListInstrument, assets: dict[Asset, int]) -> Instrument:
     return Instrument(

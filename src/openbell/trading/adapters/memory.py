@@ -11,7 +11,12 @@ from dataclasses import replace
 from openbell.contracts.enums import OrderStatus
 from openbell.shared.errors import ConflictError
 from openbell.shared.ids import AccountId, ClientOrderId, OrderId, SequenceNumber, TradeId
-from openbell.trading.application.ports import FillQuery, OrderQuery, ReadModelExtent
+from openbell.trading.application.ports import (
+    FillQuery,
+    OrderQuery,
+    ReadModelExtent,
+    SequenceQuery,
+)
 from openbell.trading.domain.orders import Fill, Order, ProjectionChanges
 
 
@@ -27,6 +32,39 @@ class InMemoryReadModel:
         if order is None or order.account_id != account_id:
             return None
         return replace(order)
+
+    async def order_by_client_id(
+        self, account_id: AccountId, client_order_id: ClientOrderId
+    ) -> Order | None:
+        found = [
+            order
+            for order in self._orders.values()
+            if order.account_id == account_id and order.client_order_id == client_order_id
+        ]
+        return replace(max(found, key=lambda order: order.order_id)) if found else None
+
+    async def orders_after(self, query: SequenceQuery) -> list[Order]:
+        found = [
+            replace(order)
+            for order in self._orders.values()
+            if order.account_id == query.account_id
+            and _in_range(order.sequence, query)
+            and (query.symbol is None or order.symbol == query.symbol)
+        ]
+        found.sort(key=lambda order: (order.sequence, order.order_id))
+        return found[: query.limit]
+
+    async def fills_after(self, query: SequenceQuery) -> list[Fill]:
+        found = [
+            fill
+            for fill in self._fills.values()
+            if fill.account_id == query.account_id
+            and _in_range(fill.sequence, query)
+            and (query.symbol is None or fill.symbol == query.symbol)
+            and (query.order_id is None or fill.order_id == query.order_id)
+        ]
+        found.sort(key=lambda fill: (fill.sequence, fill.trade_id, fill.liquidity.value))
+        return found[: query.limit]
 
     async def orders(self, query: OrderQuery) -> list[Order]:
         found = [
@@ -108,3 +146,8 @@ class InMemoryReadModel:
             if self._client_order_ids.get(key, order.order_id) != order.order_id or key in seen:
                 raise ConflictError("a client order id is used twice in one account")
             seen[key] = order.order_id
+
+
+def _in_range(sequence: SequenceNumber, query: SequenceQuery) -> bool:
+    through = query.through_sequence
+    return sequence > query.after_sequence and (through is None or sequence <= through)

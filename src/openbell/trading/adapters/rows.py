@@ -22,6 +22,7 @@ MUTABLE_COLUMNS: Final = (
     "fees_paid",
     "reason",
     "updated_at",
+    "sequence",
 )
 """What the projection may change on a stored order."""
 
@@ -47,6 +48,9 @@ def order_rows(items: Iterable[Order]) -> list[dict[str, Any]]:
             "reason": order.reason,
             "created_at": order.created_at,
             "updated_at": order.updated_at,
+            "sequence": order.sequence,
+            "original_price": order.original_price,
+            "original_quantity": order.original_quantity,
         }
         for order in items
     ]
@@ -75,6 +79,9 @@ def order_from_row(m: Mapping[Any, Any]) -> Order:
         self_trade_prevention=SelfTradePrevention(m["self_trade_prevention"]),
         created_at=m["created_at"],
         updated_at=m["updated_at"],
+        sequence=m["sequence"],
+        original_price=m["original_price"],
+        original_quantity=m["original_quantity"],
         status=OrderStatus(m["status"]),
         filled_quantity=m["filled_quantity"],
         filled_amount=m["filled_amount"],

@@ -5,15 +5,15 @@ everything else goes through the engine.
 """
 
 from collections.abc import Collection
-from typing import Final
+from typing import Any, Final
 
-from sqlalchemy import ColumnElement, and_, bindparam, insert, select, update
+from sqlalchemy import Column, ColumnElement, Select, and_, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from openbell.platform.db import is_sqlite, sqlite_path
 from openbell.shared.errors import ConflictError
-from openbell.shared.ids import AccountId, OrderId, SequenceNumber
+from openbell.shared.ids import AccountId, ClientOrderId, OrderId, SequenceNumber
 from openbell.trading.adapters.rows import (
     fill_from_row,
     fill_row,
@@ -24,7 +24,12 @@ from openbell.trading.adapters.rows import (
 from openbell.trading.adapters.sql_extent import empty_read_model, read_extent, reading
 from openbell.trading.adapters.sqlite import SqliteProjectionWriter
 from openbell.trading.adapters.tables import orders, projection, trades
-from openbell.trading.application.ports import FillQuery, OrderQuery, ReadModelExtent
+from openbell.trading.application.ports import (
+    FillQuery,
+    OrderQuery,
+    ReadModelExtent,
+    SequenceQuery,
+)
 from openbell.trading.domain.orders import OPEN_STATUSES, Fill, Order, ProjectionChanges
 
 PROJECTION_NAME: Final = "trading"
@@ -49,6 +54,43 @@ class SqlReadModel:
         async with reading(self._engine) as connection:
             row = (await connection.execute(statement)).first()
         return None if row is None else order_from_row(row._mapping)
+
+    async def order_by_client_id(
+        self, account_id: AccountId, client_order_id: ClientOrderId
+    ) -> Order | None:
+        statement = (
+            select(orders)
+            .where(orders.c.account_id == account_id, orders.c.client_order_id == client_order_id)
+            .order_by(orders.c.order_id.desc())
+            .limit(1)
+        )
+        async with reading(self._engine) as connection:
+            row = (await connection.execute(statement)).first()
+        return None if row is None else order_from_row(row._mapping)
+
+    async def orders_after(self, query: SequenceQuery) -> list[Order]:
+        conditions = _after(orders.c.account_id, orders.c.sequence, query)
+        if query.symbol is not None:
+            conditions.append(orders.c.symbol == query.symbol)
+        statement = _limited(
+            select(orders).where(and_(*conditions)).order_by(orders.c.sequence, orders.c.order_id),
+            query,
+        )
+        async with reading(self._engine) as connection:
+            rows = (await connection.execute(statement)).all()
+        return [order_from_row(row._mapping) for row in rows]
+
+    async def fills_after(self, query: SequenceQuery) -> list[Fill]:
+        conditions = _after(trades.c.account_id, trades.c.sequence, query)
+        if query.symbol is not None:
+            conditions.append(trades.c.symbol == query.symbol)
+        if query.order_id is not None:
+            conditions.append(trades.c.order_id == query.order_id)
+        order = (trades.c.sequence, trades.c.trade_id, trades.c.liquidity)
+        statement = _limited(select(trades).where(and_(*conditions)).order_by(*order), query)
+        async with reading(self._engine) as connection:
+            rows = (await connection.execute(statement)).all()
+        return [fill_from_row(row._mapping) for row in rows]
 
     async def orders(self, query: OrderQuery) -> list[Order]:
         conditions: list[ColumnElement[bool]] = [orders.c.account_id == query.account_id]
@@ -129,6 +171,19 @@ class SqlReadModel:
         """Stop the SQLite writer's thread, if there is one; the engine is the caller's."""
         if self._writer is not None:
             await self._writer.close()
+
+
+def _after(
+    account: Column[int], sequence: Column[int], query: SequenceQuery
+) -> list[ColumnElement[bool]]:
+    conditions = [account == query.account_id, sequence > query.after_sequence]
+    if query.through_sequence is not None:
+        conditions.append(sequence <= query.through_sequence)
+    return conditions
+
+
+def _limited(statement: Select[Any], query: SequenceQuery) -> Select[Any]:
+    return statement if query.limit is None else statement.limit(query.limit)
 
 
 async def _move_checkpoint(connection: AsyncConnection, after: int, sequence: int) -> bool:

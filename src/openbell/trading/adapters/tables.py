@@ -33,7 +33,11 @@ orders = Table(
     Column("reason", String, nullable=True),
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
+    Column("sequence", BigInteger, nullable=False),
+    Column("original_price", BigInteger, nullable=True),
+    Column("original_quantity", BigInteger, nullable=False),
 )
+"""`sequence` is the command that last changed the order; `original_*` are as placed."""
 
 Index("ix_trading_orders_account_order", orders.c.account_id, orders.c.order_id)
 Index(
@@ -48,6 +52,17 @@ Index(
     orders.c.order_id,
     sqlite_where=orders.c.status.in_(("new", "partially_filled")),
     postgresql_where=orders.c.status.in_(("new", "partially_filled")),
+)
+# Reads from a sequence: an account's orders by the command that last changed them.
+Index(
+    "ix_trading_orders_account_sequence", orders.c.account_id, orders.c.sequence, orders.c.order_id
+)
+# By client order id, rejected orders included (the unique index below leaves them out).
+Index(
+    "ix_trading_orders_account_client_order",
+    orders.c.account_id,
+    orders.c.client_order_id,
+    orders.c.order_id,
 )
 # A client order id names one live-or-finished order per account; a rejected order
 # never existed for the core, so its id may be used again.
@@ -80,6 +95,12 @@ trades = Table(
 
 Index("ix_trading_trades_account_trade", trades.c.account_id, trades.c.trade_id)
 Index("ix_trading_trades_account_order", trades.c.account_id, trades.c.order_id)
+Index(
+    "ix_trading_trades_account_sequence",
+    trades.c.account_id,
+    trades.c.sequence,
+    trades.c.trade_id,
+)
 
 projection = Table(
     "trading_projection",

@@ -26,5 +26,17 @@ class OrderNotOpenError(ConflictError):
         self.order = order
 
 
+class ClientOrderIdReusedError(ConflictError):
+    """A client order id sent again with other parameters than the order it names.
+
+    `mismatched` names the differing parameters, by their API names.
+    """
+
+    def __init__(self, order: Order, mismatched: list[str]) -> None:
+        super().__init__("the client order id names an order placed with other parameters")
+        self.order = order
+        self.mismatched = mismatched
+
+
 class ReadModelBehindError(UnavailableError):
     """The read model has not caught up within the wait allowed; retry shortly."""

@@ -16,7 +16,7 @@ from typing import TypeVar
 
 from openbell.contracts.results import BalanceView, BookView, InstrumentView, OrderView
 from openbell.shared.errors import UnavailableError
-from openbell.shared.ids import AccountId, Asset, OrderId, Symbol
+from openbell.shared.ids import AccountId, Asset, ClientOrderId, OrderId, Symbol
 from openbell.trading.application.ports import CoreReader, Sequencer
 
 T = TypeVar("T")
@@ -82,3 +82,7 @@ class GuardedCoreReader:
     def open_order(self, order_id: OrderId) -> OrderView | None:
         self._guard.check()
         return self._core.open_order(order_id)
+
+    def order_id_for(self, account_id: AccountId, client_order_id: ClientOrderId) -> OrderId | None:
+        self._guard.check()
+        return self._core.order_id_for(account_id, client_order_id)

@@ -11,15 +11,26 @@ When a command's answer needs an order the core no longer holds (a cancel that l
 the race with a fill, a retry of a finished order), the use case waits for that
 command's outcome to be projected, then takes the order from the projector's memory
 when it still has it, else from the read model.
+
+A client order id is an idempotency key: sent again with the parameters the order
+was placed with, it answers with that order; with any other, ClientOrderIdReusedError
+names the differing parameters. Either way nothing new is placed.
+
+Reads from a sequence page by whole commands: a page holds every change of each
+command it includes, so a command that changed many orders is never split between
+pages (a page is longer than asked only when one command alone changed more).
 """
 
-from typing import NamedTuple
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Generic, NamedTuple, Protocol, TypeVar
 
 from openbell.contracts.commands import AmendOrder, CancelOrder, PlaceOrder
 from openbell.contracts.enums import RejectReason
-from openbell.contracts.results import DuplicateOrder, OrderView, Outcome, Rejected
-from openbell.shared.ids import AccountId, OrderId, SequenceNumber
+from openbell.contracts.results import BalanceView, DuplicateOrder, OrderView, Outcome, Rejected
+from openbell.shared.ids import AccountId, ClientOrderId, OrderId, SequenceNumber
 from openbell.trading.application.errors import (
+    ClientOrderIdReusedError,
     OrderNotFoundError,
     OrderNotOpenError,
     OrderRejectedError,
@@ -32,9 +43,10 @@ from openbell.trading.application.ports import (
     OrderQuery,
     OrderReadModel,
     ProjectionProgress,
+    SequenceQuery,
     Sequencer,
 )
-from openbell.trading.domain.orders import Fill, Order, order_from_view
+from openbell.trading.domain.orders import Fill, Order, order_from_view, placement_mismatches
 
 DEFAULT_READ_TIMEOUT_SECONDS = 2.0
 
@@ -44,6 +56,32 @@ class Placement(NamedTuple):
 
     order: Order
     created: bool
+
+
+class Balances(NamedTuple):
+    """An account's balances as of the core's committed `sequence`."""
+
+    sequence: SequenceNumber
+    balances: list[BalanceView]
+
+
+class _Sequenced(Protocol):
+    @property
+    def sequence(self) -> SequenceNumber: ...
+
+
+S = TypeVar("S", bound=_Sequenced)
+
+
+@dataclass(frozen=True, slots=True)
+class SequencePage(Generic[S]):
+    """Orders or fills changed after a sequence, oldest first, whole commands only.
+
+    `next_after_sequence` is where the next page starts; None when nothing more is there.
+    """
+
+    items: list[S]
+    next_after_sequence: SequenceNumber | None
 
 
 class OrderService:
@@ -69,24 +107,38 @@ class OrderService:
         outcome = await self._sequencer.execute(command)
         result = outcome.result
         if isinstance(result, OrderView):
-            return Placement(order_from_view(result), created=True)
+            return Placement(order_from_view(result, outcome.sequence), created=True)
         if isinstance(result, DuplicateOrder):
-            if result.order is not None:
-                return Placement(order_from_view(result.order), created=False)
             order = await self._finished(command.account_id, result.order_id, outcome)
+            mismatched = placement_mismatches(command, order)
+            if mismatched:
+                raise ClientOrderIdReusedError(order, mismatched)
             return Placement(order, created=False)
         raise _rejection(outcome)
 
     async def cancel_order(self, command: CancelOrder) -> Order:
         outcome = await self._sequencer.execute(command)
         if isinstance(outcome.result, OrderView):
-            return order_from_view(outcome.result)
+            return order_from_view(outcome.result, outcome.sequence)
         raise await self._not_open(command.account_id, command.order_id, outcome)
+
+    async def cancel_by_client_id(
+        self, account_id: AccountId, client_order_id: ClientOrderId
+    ) -> Order:
+        """Cancel the order the account placed with this client order id.
+
+        The core knows the id of every order that took its client order id; one that
+        never did (only rejected orders had it) is not open, or not found at all.
+        """
+        order_id = self._core.order_id_for(account_id, client_order_id)
+        if order_id is None:
+            raise OrderNotOpenError(await self.order_by_client_id(account_id, client_order_id))
+        return await self.cancel_order(CancelOrder(account_id, order_id))
 
     async def amend_order(self, command: AmendOrder) -> Order:
         outcome = await self._sequencer.execute(command)
         if isinstance(outcome.result, OrderView):
-            return order_from_view(outcome.result)
+            return order_from_view(outcome.result, outcome.sequence)
         raise await self._not_open(command.account_id, command.order_id, outcome)
 
     async def open_order(self, account_id: AccountId, order_id: OrderId) -> Order:
@@ -97,7 +149,7 @@ class OrderService:
         """
         view = self._core.open_order(order_id)
         if view is not None and view.account_id == account_id:
-            return order_from_view(view)
+            return order_from_view(view, self._sequencer.committed_sequence)
         order = await self.order(account_id, order_id)
         if not order.is_open:
             raise OrderNotOpenError(order)
@@ -111,15 +163,45 @@ class OrderService:
             raise OrderNotFoundError("no such order")
         return order
 
+    async def order_by_client_id(
+        self, account_id: AccountId, client_order_id: ClientOrderId
+    ) -> Order:
+        """The account's newest order with this client order id (a rejected one too)."""
+        self._guard.check()
+        await self.catch_up()
+        order = await self._guard.read(
+            self._read_model.order_by_client_id(account_id, client_order_id)
+        )
+        if order is None:
+            raise OrderNotFoundError("no such order")
+        return order
+
     async def orders(self, query: OrderQuery) -> list[Order]:
         self._guard.check()
         await self.catch_up()
         return await self._guard.read(self._read_model.orders(query))
 
+    async def orders_after(self, query: SequenceQuery) -> SequencePage[Order]:
+        """The account's orders whose latest change came after `query.after_sequence`."""
+        self._guard.check()
+        await self.catch_up()
+        return await self._guard.read(_whole_commands(query, self._read_model.orders_after))
+
     async def fills(self, query: FillQuery) -> list[Fill]:
         self._guard.check()
         await self.catch_up()
         return await self._guard.read(self._read_model.fills(query))
+
+    async def fills_after(self, query: SequenceQuery) -> SequencePage[Fill]:
+        """The account's fills executed after `query.after_sequence`."""
+        self._guard.check()
+        await self.catch_up()
+        return await self._guard.read(_whole_commands(query, self._read_model.fills_after))
+
+    def balances(self, account_id: AccountId) -> Balances:
+        """The account's balances and the sequence they are as of, read together."""
+        self._guard.check()
+        return Balances(self._sequencer.committed_sequence, self._core.balances(account_id))
 
     async def catch_up(self, sequence: SequenceNumber | None = None) -> bool:
         """Wait, at most the read timeout, for the read model to reach `sequence`.
@@ -142,6 +224,11 @@ class OrderService:
     ) -> OrderRejectedError | OrderNotOpenError | OrderNotFoundError:
         """Why a cancel or amend was refused; never says whether another account's order exists."""
         error = _rejection(outcome)
+        if error.order is not None:
+            # The order as the refused command left it: unchanged, so as last projected.
+            await self.catch_up(outcome.sequence)
+            projected = await self._projected(account_id, order_id)
+            return OrderRejectedError(error.reason, projected or error.order)
         if error.reason is not RejectReason.UNKNOWN_ORDER:
             return error
         await self.catch_up(outcome.sequence)
@@ -162,5 +249,29 @@ def _rejection(outcome: Outcome) -> OrderRejectedError:
     result = outcome.result
     if not isinstance(result, Rejected):
         raise TypeError(f"unexpected result {type(result).__name__} for an order command")
-    order = None if result.order is None else order_from_view(result.order)
+    order = None if result.order is None else order_from_view(result.order, outcome.sequence)
     return OrderRejectedError(result.reason, order)
+
+
+async def _whole_commands(
+    query: SequenceQuery, read: Callable[[SequenceQuery], Awaitable[list[S]]]
+) -> SequencePage[S]:
+    """A page of at most `query.limit` items, cut back to whole commands.
+
+    One more item than the limit is read: if it belongs to the page's last command,
+    that command's items are left to the next page; if the page held nothing else,
+    it is that whole command however many items it has.
+    """
+    limit = query.limit or 0
+    found = await read(query._replace(limit=limit + 1))
+    if len(found) <= limit:
+        return SequencePage(found, None)
+    cut = found[limit].sequence
+    page = [item for item in found[:limit] if item.sequence != cut]
+    if not page:
+        whole = query._replace(
+            after_sequence=SequenceNumber(cut - 1), through_sequence=cut, limit=None
+        )
+        page = await read(whole)
+    # Empty only if those items changed again meanwhile: they now follow `cut`.
+    return SequencePage(page, page[-1].sequence if page else cut)

@@ -9,7 +9,15 @@ from typing import NamedTuple, Protocol
 
 from openbell.contracts.commands import Command
 from openbell.contracts.results import BalanceView, BookView, InstrumentView, OrderView, Outcome
-from openbell.shared.ids import AccountId, Asset, OrderId, SequenceNumber, Symbol, TradeId
+from openbell.shared.ids import (
+    AccountId,
+    Asset,
+    ClientOrderId,
+    OrderId,
+    SequenceNumber,
+    Symbol,
+    TradeId,
+)
 from openbell.trading.domain.orders import Fill, Order, ProjectionChanges
 
 
@@ -44,6 +52,13 @@ class CoreReader(Protocol):
 
     def open_order(self, order_id: OrderId) -> OrderView | None:
         """The order as it rests in a book now; None once it has finished (or never was)."""
+        ...
+
+    def order_id_for(self, account_id: AccountId, client_order_id: ClientOrderId) -> OrderId | None:
+        """The order the account placed with this client order id; None if it placed none.
+
+        Rejected orders never took their client order id, so they are not found here.
+        """
         ...
 
 
@@ -94,14 +109,40 @@ class FillQuery(NamedTuple):
     limit: int = 100
 
 
+class SequenceQuery(NamedTuple):
+    """An account's orders (by their latest change) or fills changed after a sequence.
+
+    Oldest first, by sequence then id; `through_sequence` bounds the sequences from
+    above, and `limit=None` reads every match.
+    """
+
+    account_id: AccountId
+    after_sequence: SequenceNumber
+    symbol: Symbol | None = None
+    order_id: OrderId | None = None
+    """Fills only: those of one order."""
+    limit: int | None = 100
+    through_sequence: SequenceNumber | None = None
+
+
 class OrderReadModel(Protocol):
     """Orders and fills as projected. Every query is scoped to one account."""
 
     async def order(self, account_id: AccountId, order_id: OrderId) -> Order | None: ...
 
+    async def order_by_client_id(
+        self, account_id: AccountId, client_order_id: ClientOrderId
+    ) -> Order | None:
+        """The newest of the account's orders with this client order id, rejected ones too."""
+        ...
+
     async def orders(self, query: OrderQuery) -> list[Order]: ...
 
+    async def orders_after(self, query: SequenceQuery) -> list[Order]: ...
+
     async def fills(self, query: FillQuery) -> list[Fill]: ...
+
+    async def fills_after(self, query: SequenceQuery) -> list[Fill]: ...
 
 
 class ReadModelExtent(NamedTuple):

@@ -1,14 +1,15 @@
 """The order-entry REST API: request model -> contracts command -> port -> response model.
 
-Every route needs a bearer token: `read` for queries, `trade` for changes. Account
-routes act only on the token's own trading account; another account's order answers
-404, exactly as an order that does not exist.
+Every route but `/v1/time` needs a bearer token: `read` for queries, `trade` for
+changes. Account routes act only on the token's own trading account; another
+account's order answers 404, exactly as an order that does not exist.
 
-Placing, amending and cancelling are the hot path, so they are direct routes (see
-`openbell.platform.web.direct`): `_OrderEntry` serves them without FastAPI's
-dependency injection and response re-validation, checking the token, the scope and
-the strict request models itself, and the signatures of `place_order`,
-`amend_order` and `cancel_order` document them as before.
+Placing, amending and cancelling (by order id or client order id) are the hot path,
+so they are direct routes (see `openbell.platform.web.direct`): `_OrderEntry` serves
+them without FastAPI's dependency injection and response re-validation, checking the
+token, the scope and the strict request models itself, and the signatures of
+`place_order`, `amend_order`, `cancel_order` and `cancel_order_by_client_id`
+document them as before.
 """
 
 import secrets
@@ -16,7 +17,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any, Final, Literal, NoReturn, TypeVar
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from pydantic import Field
 from pydantic_core import to_json
 from starlette.types import Receive, Scope, Send
@@ -41,18 +45,28 @@ from openbell.platform.web.direct import (
     validation_error,
 )
 from openbell.shared.errors import OverloadedError, UnavailableError
-from openbell.shared.ids import AccountId, ClientOrderId, OrderId, Symbol, TradeId
+from openbell.shared.ids import (
+    AccountId,
+    ClientOrderId,
+    OrderId,
+    SequenceNumber,
+    Symbol,
+    TradeId,
+)
+from openbell.shared.time import Timestamp
 from openbell.trading.application.errors import (
+    ClientOrderIdReusedError,
     OrderNotFoundError,
     OrderNotOpenError,
     OrderRejectedError,
 )
 from openbell.trading.application.orders import OrderService
-from openbell.trading.application.ports import CoreReader, FillQuery, OrderQuery
+from openbell.trading.application.ports import CoreReader, FillQuery, OrderQuery, SequenceQuery
 from openbell.trading.bootstrap import Trading
-from openbell.trading.domain.orders import Order
+from openbell.trading.domain.orders import Fill, Order
 from openbell.trading.domain.units import MAX_UNITS, UnitError, to_lots, to_ticks
 from openbell.trading.entrypoints.schemas import (
+    CLIENT_ORDER_ID_PATTERN,
     SYMBOL_PATTERN,
     AmendOrderRequest,
     BalanceResponse,
@@ -61,12 +75,14 @@ from openbell.trading.entrypoints.schemas import (
     OrderPage,
     OrderResponse,
     PlaceOrderRequest,
+    TimeResponse,
     TradePage,
     TradeResponse,
     balance_response,
     book_response,
     instrument_response,
     order_document,
+    time_response,
     trade_response,
 )
 
@@ -94,6 +110,19 @@ _ORDER_RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
     **_READ_RESPONSES,
     404: {"description": "No such order for this account", **PROBLEM_CONTENT},
 }
+_PLACE_RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
+    200: {
+        "model": OrderResponse,
+        "description": "A retry: the order placed earlier with this client_order_id and "
+        "the same parameters",
+    },
+    409: {
+        "description": "client_order_id_reused: the client_order_id names an order placed "
+        "with other parameters; `mismatched` lists them, `order_id` names the order",
+        **PROBLEM_CONTENT,
+    },
+    **_READ_RESPONSES,
+}
 
 OrderIdPath = Annotated[int, Path(ge=1, le=MAX_UNITS, description="The order's id.")]
 SymbolFilter = Annotated[str | None, Query(pattern=SYMBOL_PATTERN)]
@@ -101,6 +130,57 @@ PageLimit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 Cursor = Annotated[
     int | None, Query(ge=1, le=MAX_UNITS, description="`next_cursor` of the previous page.")
 ]
+AfterSequence = Annotated[
+    int | None,
+    Query(
+        ge=0,
+        le=MAX_UNITS,
+        description="Read what changed after this sequence, oldest first, in pages of whole "
+        "commands; pass `next_after_sequence` for the next page. Not with `cursor`.",
+    ),
+]
+ClientOrderIdPath = Annotated[
+    str,
+    Path(
+        pattern=CLIENT_ORDER_ID_PATTERN,
+        description="The client_order_id the order was placed with.",
+    ),
+]
+
+
+def _query_names(dependant: Dependant) -> set[str]:
+    names = {param.alias for param in dependant.query_params}
+    for dependency in dependant.dependencies:
+        names |= _query_names(dependency)
+    return names
+
+
+async def _refuse_unknown_query(request: Request) -> None:
+    """Refuse a query parameter the route does not take: a mistyped one must not be ignored.
+
+    `GET /v1/orders?after_seqence=5` would otherwise list open orders, newest first,
+    to a client that believes it is resyncing.
+    """
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    known = _query_names(route.dependant)
+    unknown = [name for name in dict.fromkeys(request.query_params) if name not in known]
+    if unknown:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "extra_forbidden",
+                    "loc": ("query", name),
+                    "msg": "Extra inputs are not permitted",
+                    "input": request.query_params[name],
+                }
+                for name in unknown
+            ]
+        )
+
+
+_STRICT_QUERY: Final = [Depends(_refuse_unknown_query)]
 
 
 def _account_of(principal: Principal) -> AccountId:
@@ -189,6 +269,14 @@ def _problems(presenter: _Presenter) -> Iterator[None]:
             detail="The order has finished; it can no longer be changed.",
             extensions={"order": presenter.document(error.order)},
         ) from None
+    except ClientOrderIdReusedError as error:
+        raise ProblemError(
+            409,
+            "Conflict",
+            reason="client_order_id_reused",
+            detail="This client_order_id names an order placed with other parameters.",
+            extensions={"order_id": error.order.order_id, "mismatched": error.mismatched},
+        ) from None
     except OrderNotFoundError:
         raise ProblemError(
             404, "Not Found", reason="order_not_found", detail="No such order."
@@ -237,6 +325,9 @@ _PLACE_ORDER: Final = Validator[PlaceOrderRequest](PlaceOrderRequest, ("body",))
 _AMEND_ORDER: Final = Validator[AmendOrderRequest](AmendOrderRequest, ("body",))
 _ORDER_ID: Final = Validator[OrderId](
     Annotated[OrderId, Field(ge=1, le=MAX_UNITS)], ("path", "order_id")
+)
+_CLIENT_ORDER_ID: Final = Validator[ClientOrderId](
+    Annotated[ClientOrderId, Field(pattern=CLIENT_ORDER_ID_PATTERN)], ("path", "client_order_id")
 )
 
 
@@ -298,6 +389,17 @@ class _OrderEntry:
             cancelled = await self._orders.cancel_order(CancelOrder(account_id, order_id))
         await send_json(send, 200, presenter.order_json(cancelled))
 
+    async def cancel_by_client_id(self, scope: Scope, _receive: Receive, send: Send) -> None:
+        account_id = await self._trader(scope)
+        errors: list[dict[str, Any]] = []
+        client_order_id = _CLIENT_ORDER_ID.validate(scope["path_params"]["client_order_id"], errors)
+        if client_order_id is None:
+            raise validation_error(errors)
+        presenter = self._presenter
+        with _problems(presenter):
+            cancelled = await self._orders.cancel_by_client_id(account_id, client_order_id)
+        await send_json(send, 200, presenter.order_json(cancelled))
+
 
 def _documentation_only() -> NoReturn:
     raise RuntimeError("a direct route's endpoint only documents it; its app serves it")
@@ -305,6 +407,21 @@ def _documentation_only() -> NoReturn:
 
 def _next_cursor(ids: list[_Id], limit: int) -> _Id | None:
     return ids[-1] if len(ids) == limit and ids else None
+
+
+def _one_way_of_paging(cursor: int | None, after_sequence: int | None) -> None:
+    if cursor is not None and after_sequence is not None:
+        raise _query_problem("cursor", "Page by `cursor` or read from `after_sequence`, not both.")
+
+
+def _query_problem(name: str, message: str) -> ProblemError:
+    return ProblemError(
+        422,
+        "Unprocessable Content",
+        reason="invalid_query",
+        detail=message,
+        extensions={"parameter": name},
+    )
 
 
 def create_router(trading: Trading) -> APIRouter:  # noqa: C901  # one closure per route
@@ -316,6 +433,7 @@ def create_router(trading: Trading) -> APIRouter:  # noqa: C901  # one closure p
 
     @router.get(
         "/instruments",
+        dependencies=_STRICT_QUERY,
         summary="Instruments and their trading rules",
         responses=_AUTH_RESPONSES,
     )
@@ -324,15 +442,14 @@ def create_router(trading: Trading) -> APIRouter:  # noqa: C901  # one closure p
 
     @router.get(
         "/balances",
-        summary="Your balances",
+        dependencies=_STRICT_QUERY,
+        summary="Your balances, as of the sequence each carries",
         responses=_AUTH_RESPONSES,
     )
     async def list_balances(account_id: ReadAccount) -> list[BalanceResponse]:
         scales = core.asset_scales()
-        return [
-            balance_response(balance, scales[balance.asset])
-            for balance in core.balances(account_id)
-        ]
+        sequence, balances = orders.balances(account_id)
+        return [balance_response(balance, scales[balance.asset], sequence) for balance in balances]
 
     entry = _OrderEntry(orders, presenter)
 
@@ -348,41 +465,101 @@ def create_router(trading: Trading) -> APIRouter:  # noqa: C901  # one closure p
         methods=["POST"],
         summary="Place an order",
         status_code=201,
-        responses={
-            200: {
-                "model": OrderResponse,
-                "description": "A retry: the order placed earlier with this client_order_id",
-            },
-            **_READ_RESPONSES,
-        },
+        responses=_PLACE_RESPONSES,
     )
 
     @router.get(
         "/orders",
-        summary="Your orders, newest first",
+        dependencies=_STRICT_QUERY,
+        summary="Your orders: newest first, or changed after a sequence, oldest first",
+        description=(
+            "By default your open orders, newest first, paged by `cursor`. With "
+            "`after_sequence=N`: every order whose latest change came after sequence N, "
+            "whatever its status (`status=open` is refused there), oldest change first; "
+            "a page holds whole commands, so one that changed several orders is never "
+            "split (a page exceeds `limit` only when one command alone changed more)."
+        ),
         responses=_READ_RESPONSES,
     )
     async def list_orders(
         account_id: ReadAccount,
-        status: Annotated[Literal["open", "all"], Query()] = "open",
+        status: Annotated[
+            Literal["open", "all"] | None,
+            Query(description="`open` by default; `all` (implied) with `after_sequence`."),
+        ] = None,
         symbol: SymbolFilter = None,
         limit: PageLimit = DEFAULT_PAGE,
         cursor: Cursor = None,
+        after_sequence: AfterSequence = None,
     ) -> OrderPage:
-        query = OrderQuery(
+        _one_way_of_paging(cursor, after_sequence)
+        symbol_id = None if symbol is None else Symbol(symbol)
+        if after_sequence is not None:
+            if status == "open":
+                raise _query_problem(
+                    "status", "`after_sequence` reads orders of every status: omit `status`."
+                )
+            query = SequenceQuery(
+                account_id, SequenceNumber(after_sequence), symbol_id, limit=limit
+            )
+            with _problems(presenter):
+                page = await orders.orders_after(query)
+            return OrderPage(
+                orders=presenter.orders(page.items),
+                next_cursor=None,
+                next_after_sequence=page.next_after_sequence,
+            )
+        listing = OrderQuery(
             account_id,
-            status == "open",
-            None if symbol is None else Symbol(symbol),
+            status != "all",
+            symbol_id,
             None if cursor is None else OrderId(cursor),
             limit,
         )
         with _problems(presenter):
-            found = await orders.orders(query)
+            found = await orders.orders(listing)
         next_cursor = _next_cursor([order.order_id for order in found], limit)
-        return OrderPage(orders=presenter.orders(found), next_cursor=next_cursor)
+        return OrderPage(
+            orders=presenter.orders(found), next_cursor=next_cursor, next_after_sequence=None
+        )
+
+    @router.get(
+        "/orders/by-client-id/{client_order_id}",
+        dependencies=_STRICT_QUERY,
+        summary="One of your orders, by the client_order_id it was placed with",
+        description=(
+            "The newest of your orders placed with this client_order_id: the one it names, "
+            "or, if none took it, the last one rejected with it."
+        ),
+        responses=_ORDER_RESPONSES,
+    )
+    async def get_order_by_client_id(
+        client_order_id: ClientOrderIdPath, account_id: ReadAccount
+    ) -> OrderResponse:
+        with _problems(presenter):
+            found = await orders.order_by_client_id(account_id, ClientOrderId(client_order_id))
+            return presenter.order(found)
+
+    async def cancel_order_by_client_id(
+        client_order_id: ClientOrderIdPath,  # noqa: ARG001
+        account_id: TradeAccount,  # noqa: ARG001
+    ) -> OrderResponse:
+        _documentation_only()
+
+    add_direct_route(
+        router,
+        "/orders/by-client-id/{client_order_id}",
+        cancel_order_by_client_id,
+        entry.cancel_by_client_id,
+        methods=["DELETE"],
+        summary="Cancel an open order by the client_order_id it was placed with",
+        description="Answers as `DELETE /v1/orders/{order_id}` does for the order it names.",
+        responses=_ORDER_RESPONSES,
+    )
 
     @router.get(
         "/orders/{order_id}",
+        dependencies=_STRICT_QUERY,
         summary="One of your orders",
         responses=_ORDER_RESPONSES,
     )
@@ -420,35 +597,15 @@ def create_router(trading: Trading) -> APIRouter:  # noqa: C901  # one closure p
         responses=_ORDER_RESPONSES,
     )
 
-    @router.get(
-        "/trades",
-        summary="Your fills, newest first",
-        responses=_READ_RESPONSES,
-    )
-    async def list_trades(
-        account_id: ReadAccount,
-        symbol: SymbolFilter = None,
-        order_id: Annotated[int | None, Query(ge=1, le=MAX_UNITS)] = None,
-        limit: PageLimit = DEFAULT_PAGE,
-        cursor: Cursor = None,
-    ) -> TradePage:
-        query = FillQuery(
-            account_id,
-            None if symbol is None else Symbol(symbol),
-            None if order_id is None else OrderId(order_id),
-            None if cursor is None else TradeId(cursor),
-            limit,
-        )
-        with _problems(presenter):
-            fills = await orders.fills(query)
-        trades: list[TradeResponse] = [
-            trade_response(fill, presenter.instrument(fill.symbol)) for fill in fills
-        ]
-        next_cursor = _next_cursor([fill.trade_id for fill in fills], limit)
-        return TradePage(trades=trades, next_cursor=next_cursor)
+    _add_fill_routes(router, orders, presenter)
+
+    @router.get("/time", summary="The server's time", dependencies=_STRICT_QUERY)
+    async def get_time() -> TimeResponse:
+        return time_response(Timestamp(trading.clock.now_ns()))
 
     @router.get(
         "/book/{symbol}",
+        dependencies=_STRICT_QUERY,
         summary="Aggregated order book depth",
         responses={
             **_AUTH_RESPONSES,
@@ -469,3 +626,48 @@ def create_router(trading: Trading) -> APIRouter:  # noqa: C901  # one closure p
         return book_response(book, instrument)
 
     return router
+
+
+def _add_fill_routes(router: APIRouter, orders: OrderService, presenter: _Presenter) -> None:
+    @router.get(
+        "/trades",
+        dependencies=_STRICT_QUERY,
+        summary="Your fills: newest first, or executed after a sequence, oldest first",
+        description=(
+            "Paged by `cursor`, newest first; or with `after_sequence=N`, the fills of "
+            "commands after sequence N, oldest first, in pages of whole commands."
+        ),
+        responses=_READ_RESPONSES,
+    )
+    async def list_trades(
+        account_id: ReadAccount,
+        symbol: SymbolFilter = None,
+        order_id: Annotated[int | None, Query(ge=1, le=MAX_UNITS)] = None,
+        limit: PageLimit = DEFAULT_PAGE,
+        cursor: Cursor = None,
+        after_sequence: AfterSequence = None,
+    ) -> TradePage:
+        _one_way_of_paging(cursor, after_sequence)
+        symbol_id = None if symbol is None else Symbol(symbol)
+        order = None if order_id is None else OrderId(order_id)
+        if after_sequence is not None:
+            query = SequenceQuery(
+                account_id, SequenceNumber(after_sequence), symbol_id, order, limit
+            )
+            with _problems(presenter):
+                page = await orders.fills_after(query)
+            return TradePage(
+                trades=_trades(page.items),
+                next_cursor=None,
+                next_after_sequence=page.next_after_sequence,
+            )
+        listing = FillQuery(
+            account_id, symbol_id, order, None if cursor is None else TradeId(cursor), limit
+        )
+        with _problems(presenter):
+            fills = await orders.fills(listing)
+        next_cursor = _next_cursor([fill.trade_id for fill in fills], limit)
+        return TradePage(trades=_trades(fills), next_cursor=next_cursor, next_after_sequence=None)
+
+    def _trades(fills: list[Fill]) -> list[TradeResponse]:
+        return [trade_response(fill, presenter.instrument(fill.symbol)) for fill in fills]

@@ -27,6 +27,7 @@ from openbell.contracts.enums import (
 )
 from openbell.contracts.results import BalanceView, BookView, InstrumentView
 from openbell.shared.money import Price, Quantity
+from openbell.shared.time import Timestamp
 from openbell.trading.domain.orders import Fill, Order
 from openbell.trading.domain.units import (
     average_price,
@@ -75,7 +76,11 @@ class PlaceOrderRequest(BaseModel):
     post_only: bool = False
     client_order_id: ClientOrderId | None = Field(
         default=None,
-        description="Your idempotency key: sending it again returns the original order.",
+        description=(
+            "Your idempotency key, unique per account. Sent again with the same parameters "
+            "it answers 200 with the original order; with other parameters, 409 "
+            "client_order_id_reused. Omitted, one is generated, never reused."
+        ),
     )
     self_trade_prevention: SelfTradePreventionName = "cancel_taker"
 
@@ -101,31 +106,58 @@ class AmendOrderRequest(BaseModel):
         return self
 
 
+SEQUENCE_DESCRIPTION = (
+    "The sequence number of the command that produced this state: every command the "
+    "exchange accepts gets the next one, so they order your places, amends, cancels and "
+    "fills. Read what changed after it with `after_sequence`."
+)
+NEXT_AFTER_SEQUENCE = Field(
+    description=(
+        "With `after_sequence`: pass as `after_sequence` for the next page; null when "
+        "nothing more is there yet (poll again from the largest `sequence` you hold)."
+    )
+)
+
+
 class OrderResponse(BaseModel):
     order_id: int
     client_order_id: str
     symbol: str
     side: Side
     type: OrderType
-    price: str | None
-    quantity: str
+    price: str | None = Field(description="The limit price now; null for a market order.")
+    quantity: str = Field(description="The total quantity now, filled part included.")
+    original_quantity: str = Field(description="The quantity as placed, before any amendment.")
     filled_quantity: str
+    remaining_quantity: str = Field(
+        description=(
+            "What can still fill: quantity minus filled_quantity while the order is open "
+            '(new or partially_filled), "0" once it has finished (filled, cancelled, rejected).'
+        )
+    )
     average_price: str | None = Field(description="Volume-weighted price of the fills.")
+    cumulative_quote: str = Field(
+        description="Executed notional: the sum of price x quantity of the fills, in the "
+        "quote asset, before fees."
+    )
     fees_paid: str = Field(description="In the instrument's quote asset.")
     status: OrderStatus
     time_in_force: TimeInForce
     post_only: bool
     self_trade_prevention: SelfTradePrevention
-    created_at: str
-    updated_at: str
+    created_at: str = Field(description="RFC 3339, UTC, nanoseconds.")
+    updated_at: str = Field(description="RFC 3339, UTC, nanoseconds.")
     reason: str | None = Field(description="Why the order was rejected or cancelled.")
+    sequence: int = Field(description=SEQUENCE_DESCRIPTION)
 
 
 class OrderPage(BaseModel):
     orders: list[OrderResponse]
     next_cursor: int | None = Field(
-        description="Pass as `cursor` for the next (older) page; null on the last page."
+        description="Pass as `cursor` for the next (older) page; null on the last page, "
+        "and with `after_sequence`."
     )
+    next_after_sequence: int | None = NEXT_AFTER_SEQUENCE
 
 
 class TradeResponse(BaseModel):
@@ -135,15 +167,23 @@ class TradeResponse(BaseModel):
     side: Side
     price: str
     quantity: str
+    quote_quantity: str = Field(
+        description="price x quantity in the quote asset, before fees: what changed hands."
+    )
     fee: str
     fee_asset: str
     liquidity: Liquidity
-    executed_at: str
+    executed_at: str = Field(description="RFC 3339, UTC, nanoseconds.")
+    sequence: int = Field(description="The sequence number of the command that executed it.")
 
 
 class TradePage(BaseModel):
     trades: list[TradeResponse]
-    next_cursor: int | None
+    next_cursor: int | None = Field(
+        description="Pass as `cursor` for the next (older) page; null on the last page, "
+        "and with `after_sequence`."
+    )
+    next_after_sequence: int | None = NEXT_AFTER_SEQUENCE
 
 
 class InstrumentResponse(BaseModel):
@@ -165,6 +205,15 @@ class BalanceResponse(BaseModel):
     asset: str
     available: str
     held: str
+    sequence: int = Field(
+        description="State as of this sequence: the last command the exchange had applied "
+        "when the balances were read."
+    )
+
+
+class TimeResponse(BaseModel):
+    time: str = Field(description="The server's clock: RFC 3339, UTC, nanoseconds.")
+    epoch_ns: int = Field(description="The same instant in nanoseconds since the Unix epoch.")
 
 
 class BookResponse(BaseModel):
@@ -186,8 +235,11 @@ def order_document(order: Order, instrument: InstrumentView) -> dict[str, Any]:
         "type": order.order_type.value,
         "price": None if price is None else format_price(price, instrument),
         "quantity": format_quantity(order.quantity, instrument),
+        "original_quantity": format_quantity(order.original_quantity, instrument),
         "filled_quantity": format_quantity(order.filled_quantity, instrument),
+        "remaining_quantity": format_quantity(order.remaining_quantity, instrument),
         "average_price": average_price(order.filled_amount, order.filled_quantity, instrument),
+        "cumulative_quote": format_amount(order.filled_amount, instrument.quote_scale),
         "fees_paid": format_amount(order.fees_paid, instrument.quote_scale),
         "status": order.status.value,
         "time_in_force": order.time_in_force.value,
@@ -196,6 +248,7 @@ def order_document(order: Order, instrument: InstrumentView) -> dict[str, Any]:
         "created_at": created,
         "updated_at": created if updated_at == created_at else format_timestamp(updated_at),
         "reason": order.reason,
+        "sequence": order.sequence,
     }
 
 
@@ -212,10 +265,12 @@ def trade_response(fill: Fill, instrument: InstrumentView) -> TradeResponse:
         side=fill.side,
         price=format_price(fill.price, instrument),
         quantity=format_quantity(fill.quantity, instrument),
+        quote_quantity=format_amount(fill.quote_amount, instrument.quote_scale),
         fee=format_amount(fill.fee, instrument.quote_scale),
         fee_asset=instrument.quote_asset,
         liquidity=fill.liquidity,
         executed_at=format_timestamp(fill.executed_at),
+        sequence=fill.sequence,
     )
 
 
@@ -236,12 +291,17 @@ def instrument_response(instrument: InstrumentView) -> InstrumentResponse:
     )
 
 
-def balance_response(balance: BalanceView, scale: int) -> BalanceResponse:
+def balance_response(balance: BalanceView, scale: int, sequence: int) -> BalanceResponse:
     return BalanceResponse(
         asset=balance.asset,
         available=format_amount(balance.available, scale),
         held=format_amount(balance.held, scale),
+        sequence=sequence,
     )
+
+
+def time_response(nanoseconds: Timestamp) -> TimeResponse:
+    return TimeResponse(time=format_timestamp(nanoseconds), epoch_ns=nanoseconds)
 
 
 def book_response(book: BookView, instrument: InstrumentView) -> BookResponse:
