@@ -104,6 +104,36 @@ def test_a_read_model_ahead_of_the_journal_exits_3_on_sqlite(tmp_path):
     assert "(2 ahead)" in stderr
 
 
+def recover(data_dir: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*OPENBELL[:-1], "recover", "--rebuild-read-model", "--data-dir", str(data_dir)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_after_rebuilding_the_read_model_from_the_journal_the_server_starts(
+    tmp_path, unused_tcp_port_factory
+):
+    data_dir = tmp_path / "var"
+    asyncio.run(a_journal_that_lost_its_tail(Settings(data_dir=data_dir)))
+
+    rebuilt = recover(data_dir)
+
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert "rebuilt from the journal" in rebuilt.stdout
+    port = unused_tcp_port_factory()
+    server = up(data_dir, port=port)
+    try:
+        wait_ready(server, port)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.communicate(timeout=60)
+    assert server.returncode == 0
+
+
 def test_a_read_model_ahead_of_the_journal_exits_3_on_postgres(postgres_url, tmp_path):
     data_dir = tmp_path / "var"
     asyncio.run(
@@ -159,6 +189,9 @@ def test_a_second_server_on_a_live_data_dir_exits_4(tmp_path, unused_tcp_port_fa
 
         assert code == 4
         assert "another server holds the journal" in stderr
+        rebuilding = recover(data_dir)
+        assert rebuilding.returncode == 4
+        assert "A server holds the journal" in rebuilding.stderr
         assert httpx.get(f"http://127.0.0.1:{first_port}/readyz").status_code == 200
     finally:
         first.send_signal(signal.SIGTERM)
