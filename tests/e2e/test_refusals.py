@@ -34,11 +34,13 @@ BOUND_SECONDS = 20.0
 KEY = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="  # 32 bytes, base64
 
 
-def up(data_dir: Path, *, port: int = 1, **env: str) -> subprocess.Popen[bytes]:
+def up(
+    data_dir: Path, *, port: int = 1, log: Path | None = None, **env: str
+) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [*OPENBELL, "--data-dir", str(data_dir), "--port", str(port)],
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.PIPE if log is None else log.open("wb"),
         env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
     )
 
@@ -47,6 +49,7 @@ def ended(process: subprocess.Popen[bytes], since: float, what: str) -> tuple[in
     """Wait (well past the bound) for the process; print and return its status and stderr."""
     try:
         _, stderr = process.communicate(timeout=3 * BOUND_SECONDS)
+        stderr = stderr or b""
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
@@ -210,8 +213,14 @@ def wait_ready(process: subprocess.Popen[bytes], port: int) -> None:
     pytest.fail("the first server did not become ready")
 
 
-def still_starting(process: subprocess.Popen[bytes]) -> None:
-    time.sleep(3)
+def migrating(process: subprocess.Popen[bytes], log: Path) -> None:
+    """Wait until the start has reached the migrations (where it will wait), however slow."""
+    deadline = time.monotonic() + 60
+    while "Context impl" not in log.read_text(errors="replace"):
+        assert process.poll() is None, log.read_text(errors="replace")
+        assert time.monotonic() < deadline, "the start never reached the migrations"
+        time.sleep(0.1)
+    time.sleep(1)
     assert process.poll() is None, "the start was meant to wait"
 
 
@@ -224,16 +233,17 @@ def test_sigterm_ends_a_start_waiting_on_a_locked_sqlite_database(tmp_path):
     holder.execute("PRAGMA locking_mode=EXCLUSIVE")  # keeps every other connection out
     holder.execute("BEGIN EXCLUSIVE")
     try:
-        process = up(data_dir)
-        still_starting(process)
+        log = tmp_path / "up.log"
+        process = up(data_dir, log=log)
+        migrating(process, log)
 
         process.send_signal(signal.SIGTERM)
-        code, stderr = ended(process, time.monotonic(), "SIGTERM, SQLite start waiting")
+        code, _ = ended(process, time.monotonic(), "SIGTERM, SQLite start waiting")
     finally:
         holder.close()
 
     assert code == 128 + signal.SIGTERM
-    assert "SIGTERM during start-up" in stderr
+    assert "SIGTERM during start-up" in log.read_text()
 
 
 async def lock_the_schema(url: str) -> asyncpg.Connection:
@@ -248,8 +258,9 @@ def test_sigterm_ends_a_start_waiting_on_a_locked_postgres_schema(postgres_url, 
     loop = asyncio.new_event_loop()
     holder = loop.run_until_complete(lock_the_schema(postgres_url))
     try:
-        process = up(tmp_path / "var", OPENBELL_DATABASE_URL=postgres_url)
-        still_starting(process)
+        log = tmp_path / "up.log"
+        process = up(tmp_path / "var", log=log, OPENBELL_DATABASE_URL=postgres_url)
+        migrating(process, log)
 
         process.send_signal(signal.SIGTERM)
         code, _ = ended(process, time.monotonic(), "SIGTERM, PostgreSQL start waiting")
