@@ -125,12 +125,12 @@ def recover(
         console.print("[red]A server holds the journal:[/red] stop it, then rebuild")
         raise typer.Exit(4) from None
     before, after = rebuilt.before, rebuilt.after
-    Console().print(
+    sys.stdout.write(
         f"The trading read model was at sequence {before.checkpoint} (order ids up to "
         f"{before.highest_order_id}, trade ids up to {before.highest_trade_id}); rebuilt from "
         f"the journal, which ends at {rebuilt.journal_end}, it is at sequence "
         f"{after.checkpoint} (order ids up to {after.highest_order_id}, trade ids up to "
-        f"{after.highest_trade_id})."
+        f"{after.highest_trade_id}).\n"
     )
 
 

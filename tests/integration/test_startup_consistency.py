@@ -6,12 +6,15 @@ journal's newest rows are gone while the read model (or a snapshot, or identity)
 still holds what they produced. SQLite and PostgreSQL alike.
 """
 
+import asyncio
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from typer.testing import CliRunner
 
 from openbell.app import Platform, start_platform
+from openbell.cli import app
 from openbell.consistency import InconsistentPastError
 from openbell.contracts.commands import PlaceOrder
 from openbell.contracts.enums import OrderType, Side, TimeInForce
@@ -183,3 +186,23 @@ async def test_the_rebuilt_read_model_follows_the_journal_and_ids_are_never_shar
         await platform.stop()
     assert placed.order.order_id == read_back.order_id == 1
     assert (read_back.side, read_back.quantity, read_back.filled_quantity) == (Side.BUY, 3, 0)
+
+
+def test_the_recover_command_says_what_it_rebuilt(tmp_path):
+    settings = Settings(data_dir=tmp_path / "var")
+    kept = asyncio.run(a_past_with_trades(settings))
+    asyncio.run(lose_the_journal_after(settings.resolved_database_url, kept))
+
+    result = CliRunner().invoke(
+        app, ["recover", "--rebuild-read-model", "--data-dir", str(settings.data_dir)]
+    )
+
+    assert result.exit_code == 0, result.output
+    assert f"was at sequence {kept + 2} (order ids up to 2, trade ids up to 1)" in result.output
+    assert f"it is at sequence {kept} (order ids up to 0, trade ids up to 0)" in result.output
+
+
+def test_the_recover_command_needs_to_be_told_what_to_recover(tmp_path):
+    result = CliRunner().invoke(app, ["recover", "--data-dir", str(tmp_path)])
+
+    assert result.exit_code == 2
