@@ -1,5 +1,7 @@
 """Trading answers reads only while the core still sequences here and its read model answers."""
 
+import asyncio
+
 import pytest
 
 from openbell.core.adapters.memory import InMemoryJournal
@@ -57,4 +59,23 @@ async def test_a_failed_read_model_query_is_remembered_until_one_succeeds():
         await guard.read(failing())
     assert not guard.read_model_answers
     assert await guard.read(answering()) == 7
+    assert guard.read_model_answers
+
+
+async def test_after_a_failed_read_a_recheck_reads_in_the_background_until_one_answers():
+    guard = ReadGuard(await a_sequencer())
+    answers = [False, True]
+
+    async def query() -> None:
+        if not answers.pop(0):
+            raise ReadModelUnavailableError("the read model cannot be read now")
+
+    guard.recheck(query)  # nothing failed yet: no read
+    assert answers == [False, True]
+    guard.read_model_answers = False
+    guard.recheck(query)
+    await asyncio.sleep(0)
+    assert not guard.read_model_answers
+    guard.recheck(query)
+    await asyncio.sleep(0)
     assert guard.read_model_answers

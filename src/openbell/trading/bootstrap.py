@@ -19,13 +19,19 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from openbell.contracts.results import Outcome
 from openbell.platform.bus import Bus, Subscription
 from openbell.platform.db import create_engine
+from openbell.shared.ids import AccountId
 from openbell.shared.time import Clock, SystemClock
 from openbell.trading.adapters import tables as _tables  # noqa: F401  # registers the tables
 from openbell.trading.adapters.memory import InMemoryReadModel
 from openbell.trading.adapters.sql import SqlReadModel
 from openbell.trading.application.guard import GuardedCoreReader, ReadGuard
 from openbell.trading.application.orders import DEFAULT_READ_TIMEOUT_SECONDS, OrderService
-from openbell.trading.application.ports import CoreReader, ReadModelExtent, Sequencer
+from openbell.trading.application.ports import (
+    CoreReader,
+    OrderQuery,
+    ReadModelExtent,
+    Sequencer,
+)
 from openbell.trading.application.projector import Projector
 
 __all__ = ["ReadModel", "Trading", "build_trading", "open_read_model"]
@@ -125,7 +131,8 @@ class Trading:
 
     def ready(self) -> bool:
         """Ready while the projector runs (reads would otherwise go stale) and the read model's
-        database answered the last read."""
+        database answered the last read (after a failed one, asking starts a read to check)."""
+        self.guard.recheck(lambda: self.read_model.store.orders(OrderQuery(AccountId(0), limit=1)))
         return self.projector.running and self.guard.read_model_answers
 
 

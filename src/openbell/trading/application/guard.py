@@ -11,7 +11,9 @@ refused as unavailable too, never answered with internals, and the context repor
 itself not ready until a later read succeeds.
 """
 
-from collections.abc import Awaitable
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from openbell.contracts.results import BalanceView, BookView, InstrumentView, OrderView
@@ -36,6 +38,7 @@ class ReadGuard:
     def __init__(self, sequencer: Sequencer) -> None:
         self._sequencer = sequencer
         self.read_model_answers = True
+        self._probe: asyncio.Task[None] | None = None
 
     def check(self) -> None:
         if not self._sequencer.running:
@@ -50,6 +53,17 @@ class ReadGuard:
             raise
         self.read_model_answers = True
         return result
+
+    def recheck(self, query: Callable[[], Awaitable[object]]) -> None:
+        """After a failed read, try one in the background: a server taken out of rotation
+        for it gets no reads, and must still come back once its store answers."""
+        if self.read_model_answers or (self._probe is not None and not self._probe.done()):
+            return
+        self._probe = asyncio.ensure_future(self._quietly(query))
+
+    async def _quietly(self, query: Callable[[], Awaitable[object]]) -> None:
+        with contextlib.suppress(UnavailableError):
+            await self.read(query())
 
 
 class GuardedCoreReader:
