@@ -92,7 +92,11 @@ def up(
         # Tokens' issuer and the login page's origin check must name where we listen.
         settings = settings.model_copy(update={"issuer": f"http://{settings.host}:{settings.port}"})
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        code = runner.run(serve(settings, demo=demo, console=console))
+        try:
+            code = runner.run(serve(settings, demo=demo, console=console))
+        except Exception:
+            exit_within(EXIT_GRACE_SECONDS, 1)  # a failure unforeseen ends the process too
+            raise
         if code != 0:  # a refused start ends now, even if something it opened lingers
             exit_within(EXIT_GRACE_SECONDS, code)
     raise typer.Exit(code)
