@@ -368,3 +368,10 @@ async def test_an_unknown_query_parameter_is_refused_not_ignored(api, path):
     response = await api.get(path)
     assert response.status_code == 422, response.text
     assert response.json()["reason"] == "validation_error"
+
+
+async def test_the_token_is_checked_before_the_query_parameters(api):
+    response = await api.client.get("/v1/orders", params={"after_seqence": 5})
+    assert response.status_code == 401
+    response = await api.get("/v1/orders", who="observer", params={"after_seqence": 5})
+    assert (response.status_code, response.json()["reason"]) == (403, "no_trading_account")

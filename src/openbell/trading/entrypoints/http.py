@@ -180,7 +180,8 @@ async def _refuse_unknown_query(request: Request) -> None:
         )
 
 
-_STRICT_QUERY: Final = [Depends(_refuse_unknown_query)]
+StrictQuery = Annotated[None, Depends(_refuse_unknown_query)]
+"""Last parameter of every query route: checked after the token, as validation is."""
 
 
 def _account_of(principal: Principal) -> AccountId:
@@ -433,20 +434,22 @@ def create_router(trading: Trading) -> APIRouter:  # noqa: C901  # one closure p
 
     @router.get(
         "/instruments",
-        dependencies=_STRICT_QUERY,
         summary="Instruments and their trading rules",
         responses=_AUTH_RESPONSES,
     )
-    async def list_instruments(_principal: Reader) -> list[InstrumentResponse]:
+    async def list_instruments(
+        _principal: Reader, _strict: StrictQuery = None
+    ) -> list[InstrumentResponse]:
         return [instrument_response(instrument) for instrument in core.instruments()]
 
     @router.get(
         "/balances",
-        dependencies=_STRICT_QUERY,
         summary="Your balances, as of the sequence each carries",
         responses=_AUTH_RESPONSES,
     )
-    async def list_balances(account_id: ReadAccount) -> list[BalanceResponse]:
+    async def list_balances(
+        account_id: ReadAccount, _strict: StrictQuery = None
+    ) -> list[BalanceResponse]:
         scales = core.asset_scales()
         sequence, balances = orders.balances(account_id)
         return [balance_response(balance, scales[balance.asset], sequence) for balance in balances]
@@ -470,7 +473,6 @@ def create_router(trading: Trading) -> APIRouter:  # noqa: C901  # one closure p
 
     @router.get(
         "/orders",
-        dependencies=_STRICT_QUERY,
         summary="Your orders: newest first, or changed after a sequence, oldest first",
         description=(
             "By default your open orders, newest first, paged by `cursor`. With "
@@ -491,6 +493,7 @@ def create_router(trading: Trading) -> APIRouter:  # noqa: C901  # one closure p
         limit: PageLimit = DEFAULT_PAGE,
         cursor: Cursor = None,
         after_sequence: AfterSequence = None,
+        _strict: StrictQuery = None,
     ) -> OrderPage:
         _one_way_of_paging(cursor, after_sequence)
         symbol_id = None if symbol is None else Symbol(symbol)
@@ -525,7 +528,6 @@ def create_router(trading: Trading) -> APIRouter:  # noqa: C901  # one closure p
 
     @router.get(
         "/orders/by-client-id/{client_order_id}",
-        dependencies=_STRICT_QUERY,
         summary="One of your orders, by the client_order_id it was placed with",
         description=(
             "The newest of your orders placed with this client_order_id: the one it names, "
@@ -534,7 +536,7 @@ def create_router(trading: Trading) -> APIRouter:  # noqa: C901  # one closure p
         responses=_ORDER_RESPONSES,
     )
     async def get_order_by_client_id(
-        client_order_id: ClientOrderIdPath, account_id: ReadAccount
+        client_order_id: ClientOrderIdPath, account_id: ReadAccount, _strict: StrictQuery = None
     ) -> OrderResponse:
         with _problems(presenter):
             found = await orders.order_by_client_id(account_id, ClientOrderId(client_order_id))
@@ -559,11 +561,12 @@ def create_router(trading: Trading) -> APIRouter:  # noqa: C901  # one closure p
 
     @router.get(
         "/orders/{order_id}",
-        dependencies=_STRICT_QUERY,
         summary="One of your orders",
         responses=_ORDER_RESPONSES,
     )
-    async def get_order(order_id: OrderIdPath, account_id: ReadAccount) -> OrderResponse:
+    async def get_order(
+        order_id: OrderIdPath, account_id: ReadAccount, _strict: StrictQuery = None
+    ) -> OrderResponse:
         with _problems(presenter):
             return presenter.order(await orders.order(account_id, OrderId(order_id)))
 
@@ -599,13 +602,12 @@ def create_router(trading: Trading) -> APIRouter:  # noqa: C901  # one closure p
 
     _add_fill_routes(router, orders, presenter)
 
-    @router.get("/time", summary="The server's time", dependencies=_STRICT_QUERY)
-    async def get_time() -> TimeResponse:
+    @router.get("/time", summary="The server's time")
+    async def get_time(_strict: StrictQuery = None) -> TimeResponse:
         return time_response(Timestamp(trading.clock.now_ns()))
 
     @router.get(
         "/book/{symbol}",
-        dependencies=_STRICT_QUERY,
         summary="Aggregated order book depth",
         responses={
             **_AUTH_RESPONSES,
@@ -616,6 +618,7 @@ def create_router(trading: Trading) -> APIRouter:  # noqa: C901  # one closure p
         symbol: Annotated[str, Path(pattern=SYMBOL_PATTERN)],
         _principal: Reader,
         depth: Annotated[int, Query(ge=1, le=MAX_DEPTH)] = DEFAULT_DEPTH,
+        _strict: StrictQuery = None,
     ) -> BookResponse:
         instrument = core.instrument(Symbol(symbol))
         book = core.book(Symbol(symbol), depth)
@@ -631,7 +634,6 @@ def create_router(trading: Trading) -> APIRouter:  # noqa: C901  # one closure p
 def _add_fill_routes(router: APIRouter, orders: OrderService, presenter: _Presenter) -> None:
     @router.get(
         "/trades",
-        dependencies=_STRICT_QUERY,
         summary="Your fills: newest first, or executed after a sequence, oldest first",
         description=(
             "Paged by `cursor`, newest first; or with `after_sequence=N`, the fills of "
@@ -646,6 +648,7 @@ def _add_fill_routes(router: APIRouter, orders: OrderService, presenter: _Presen
         limit: PageLimit = DEFAULT_PAGE,
         cursor: Cursor = None,
         after_sequence: AfterSequence = None,
+        _strict: StrictQuery = None,
     ) -> TradePage:
         _one_way_of_paging(cursor, after_sequence)
         symbol_id = None if symbol is None else Symbol(symbol)
