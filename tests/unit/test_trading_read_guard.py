@@ -35,6 +35,7 @@ async def test_every_read_of_the_core_is_refused_once_the_sequencer_stops():
         lambda: core.book("ACME", 10),
         core.asset_scales,
         lambda: core.open_order(1),
+        lambda: core.order_id_for(1, "c1"),
     )
     for read in reads:
         read()  # answers while the core runs
