@@ -76,6 +76,8 @@ LIMIT: Final = OrderType.LIMIT
 GTC: Final = TimeInForce.GTC
 FOK: Final = TimeInForce.FOK
 UNFILLED_FOK: Final = CancelReason.UNFILLED_FOK
+AMENDED_BELOW_FILLED: Final = CancelReason.AMENDED_BELOW_FILLED
+INVALID_AMENDMENT: Final = RejectReason.INVALID_AMENDMENT
 HALTED: Final = InstrumentStatus.HALTED
 DONE: Final = Done()
 
@@ -235,22 +237,22 @@ class Exchange:
         order = self.open_orders.get(command.order_id)
         if order is None or order.account_id != command.account_id:
             return Rejected(RejectReason.UNKNOWN_ORDER)
-        quantity = command.quantity
-        if quantity is not None and 0 < quantity <= order.filled:
-            # As Kraken does: nothing is left to rest, so the remainder is cancelled
-            # and the filled part kept, even while the market is halted.
-            self.markets[order.symbol].cancel(
-                order, events, timestamp, self.sequence, CancelReason.AMENDED_BELOW_FILLED
-            )
-            return order_view(order)
-        if self.halted and (command.price is not None or (command.quantity or 0) > order.quantity):
+        if self.halted and _grows_or_moves(command, order):
             return Rejected(RejectReason.MARKET_HALTED, order_view(order))
         reason = self.markets[order.symbol].amend(
             order, command.quantity, command.price, events, timestamp, self.sequence
         )
-        if reason is not None:
-            return Rejected(reason, order_view(order))
-        return order_view(order)
+        if reason is None:
+            return order_view(order)
+        if reason is INVALID_AMENDMENT and _below_filled(command, order):
+            # As Kraken does: nothing is left to rest, so the remainder is cancelled and
+            # the filled part kept, even while the market is halted. Checked only once
+            # the market refused the amend, so that the common amend pays nothing for it.
+            self.markets[order.symbol].cancel(
+                order, events, timestamp, self.sequence, AMENDED_BELOW_FILLED
+            )
+            return order_view(order)
+        return Rejected(reason, order_view(order))
 
     # --- money ------------------------------------------------------------------
 
@@ -427,6 +429,18 @@ def instrument_from(command: ListInstrument, assets: dict[Asset, int]) -> Instru
         (command.reference_price, command.price_band_bps),
         (command.maker_fee_bps, command.taker_fee_bps),
     )
+
+
+def _below_filled(command: AmendOrder, order: Order) -> bool:
+    """Whether an amend asks for a quantity at or below what has filled, which cancels the rest."""
+    return 0 < (command.quantity or 0) <= order.filled
+
+
+def _grows_or_moves(command: AmendOrder, order: Order) -> bool:
+    """Whether an amend adds to or moves an order: what a halt forbids (cancelling does not)."""
+    if _below_filled(command, order):
+        return False
+    return command.price is not None or (command.quantity or 0) > order.quantity
 
 
 def _pre_trade_check(

@@ -171,8 +171,8 @@ class Market:
 
         A lower quantity at the same price keeps the order's place in its queue; a
         higher quantity or a new price requeues it at the back, and a new price that
-        crosses matches at once, as a fresh order would. (A quantity at or below the
-        filled quantity never gets here: the exchange cancels the remainder instead.)
+        crosses matches at once, as a fresh order would. A quantity at or below the
+        filled quantity is refused here; the exchange cancels the remainder instead.
         """
         instrument = self.instrument
         old_quantity, old_price = order.quantity, order.price
@@ -189,8 +189,9 @@ class Market:
             return RejectReason.PRICE_OUT_OF_BAND
         remaining = Quantity(new_quantity - order.filled)
         is_buy = order.side is BUY
-        if is_buy:
-            cost = instrument.buy_cost(new_price, remaining, order.fee_credit)
+        if is_buy:  # instrument.buy_cost, inlined: amends are most of the traffic
+            notional = new_price * remaining * instrument.quote_per_tick_lot
+            cost = Amount(notional - (order.fee_credit - notional * instrument.hold_fee_bps) // BPS)
         else:
             cost = Amount(remaining * instrument.base_per_lot)
         balance = order.hold_balance
@@ -303,14 +304,16 @@ class Market:
                 fill = min(maker_remaining, remaining)
                 notional = price * fill * quote_per_tick_lot
                 base_amount = fill * base_per_lot
-                # Each fee rounds up what is still owed after the credit its order carries
-                # from earlier fills, and carries what it paid ahead to the next.
-                owed = notional * maker_bps - maker.fee_credit
-                maker_fee = -(-owed // BPS)
-                maker.fee_credit = maker_fee * BPS - owed
-                owed = notional * taker_bps - taker_credit
-                taker_fee = -(-owed // BPS)
-                taker_credit = taker_fee * BPS - owed
+                # Each fee is what the fill owes less the credit its order carries from
+                # earlier fills, rounded up: with `ahead` = credit - owed, the fee is
+                # -floor(ahead / BPS), and what it pays ahead becomes the new credit
+                # (ahead mod BPS, by a multiplication rather than a second division).
+                ahead = maker.fee_credit - notional * maker_bps
+                maker_fee = -(ahead // BPS)
+                maker.fee_credit = ahead + maker_fee * BPS
+                ahead = taker_credit - notional * taker_bps
+                taker_fee = -(ahead // BPS)
+                taker_credit = ahead + taker_fee * BPS
                 maker_hold = maker.hold_balance
                 maker_receive = maker.receive_balance
                 # Amount(...) and Quantity(...) only tell mypy the unit of a sum: the
