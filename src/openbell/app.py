@@ -30,7 +30,14 @@ from openbell.consistency import (
 from openbell.contracts.commands import OpenAccount
 from openbell.contracts.results import AccountView
 from openbell.core.application.recovery import JournalBehindSnapshotError
-from openbell.core.bootstrap import Core, CoreOptions, start_core
+from openbell.core.bootstrap import (
+    Core,
+    CoreOptions,
+    StoreOptions,
+    acknowledged_path,
+    hold_writer_lock,
+    start_core,
+)
 from openbell.core.domain.exchange import Exchange
 from openbell.identity.adapters import tables as _identity_tables  # noqa: F401  # registers tables
 from openbell.identity.bootstrap import Identity, build_identity
@@ -92,16 +99,26 @@ class Platform:
         await self._stack.aclose()
 
     async def ready(self) -> bool:
-        return self.core.sequencer.running and self.trading.ready() and await self.identity.ready()
+        return (
+            self.core.sequencer.running
+            and self.core.integrity_ok
+            and self.trading.ready()
+            and await self.identity.ready()
+        )
+
+
+def secure(settings: Settings) -> None:
+    """Secure the data directory and the process umask (see `platform.data_dir`).
+
+    Call it before anything opens a file; it raises DataDirError for a data directory
+    production refuses.
+    """
+    secure_data_dir(settings.data_dir, production=settings.environment == "production")
 
 
 async def prepare(settings: Settings) -> None:
-    """Secure the data directory, then migrate the database to the newest schema.
-
-    This sets the process umask (see `platform.data_dir`), so call it before anything
-    opens a file; it raises DataDirError for a data directory production refuses.
-    """
-    secure_data_dir(settings.data_dir, production=settings.environment == "production")
+    """Secure the data directory, then migrate the database to the newest schema."""
+    secure(settings)
     await upgrade_database(settings.resolved_database_url)
 
 
@@ -111,6 +128,7 @@ def core_options(settings: Settings) -> CoreOptions:
         snapshot_every_commands=settings.snapshot_every_commands,
         snapshot_interval_seconds=settings.snapshot_interval_seconds,
         snapshots_kept=settings.snapshots_kept,
+        integrity_check_interval_seconds=settings.integrity_check_interval_seconds,
     )
 
 
@@ -137,6 +155,7 @@ async def recover_core(
     bus: "InProcessBus[Outcome]",
     checkpoint: int,
     before_start: "Callable[[Exchange], Awaitable[None]]",
+    stores: StoreOptions | None = None,
 ) -> Core:
     """Recover the core, replaying to the read model after its checkpoint, and start it.
 
@@ -149,6 +168,7 @@ async def recover_core(
             publish=bus.publish,
             replay_after=checkpoint,
             options=core_options(settings),
+            stores=stores,
             before_start=before_start,
         )
     except JournalBehindSnapshotError as error:
@@ -158,11 +178,17 @@ async def recover_core(
 
 
 async def start_platform(settings: Settings, *, clock: Clock | None = None) -> Platform:
-    """Prepare the database and start identity, the read model, the core and trading."""
-    await prepare(settings)
+    """Take the writer lock, migrate, and start identity, the read model, the core and trading.
+
+    The lock comes before the migration: a second server on a live database refuses
+    (JournalLockedError) before it changes anything.
+    """
+    secure(settings)
     clock = clock or SystemClock()
     url = settings.resolved_database_url
     async with AsyncExitStack() as stack:
+        writer_lock = await stack.enter_async_context(hold_writer_lock(url))
+        await upgrade_database(url)
         engine = create_engine(url)
         stack.push_async_callback(engine.dispose)
         accounts = CoreAccounts()
@@ -174,7 +200,12 @@ async def start_platform(settings: Settings, *, clock: Clock | None = None) -> P
         stack.push_async_callback(read_model.close)
         checkpoint = await read_model.checkpoint()
         core = await recover_core(
-            settings, clock, bus, checkpoint, partial(refuse_a_past_ahead, read_model, identity)
+            settings,
+            clock,
+            bus,
+            checkpoint,
+            partial(refuse_a_past_ahead, read_model, identity),
+            StoreOptions(writer_lock, acknowledged_path(settings.data_dir, url)),
         )
         accounts.core = core
         trading = build_trading(core.sequencer, core.exchange, read_model, clock=clock)

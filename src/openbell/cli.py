@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 import uvloop
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from openbell.platform.settings import Settings
@@ -32,7 +33,9 @@ bench_app = typer.Typer(help="Measure throughput and latency.", no_args_is_help=
 clients_app = typer.Typer(help="Manage API clients.", no_args_is_help=True)
 users_app = typer.Typer(help="Manage users (traders, operators, auditors).", no_args_is_help=True)
 keys_app = typer.Typer(help="Manage token signing keys.", no_args_is_help=True)
+journal_app = typer.Typer(help="Check the command journal.", no_args_is_help=True)
 app.add_typer(ledger_app, name="ledger")
+app.add_typer(journal_app, name="journal")
 app.add_typer(bench_app, name="bench")
 app.add_typer(clients_app, name="clients")
 app.add_typer(users_app, name="users")
@@ -139,16 +142,25 @@ def recover(
 
 
 @ledger_app.command("verify")
-def ledger_verify(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
+def ledger_verify(
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    deep: Annotated[
+        bool, typer.Option("--deep", help="Also verify every journal record (journal verify).")
+    ] = False,
+) -> None:
     """Rebuild the core's state from snapshot and journal and check every ledger invariant."""
+    from openbell.core.application.errors import JournalError  # noqa: PLC0415
     from openbell.core.bootstrap import verify_ledger  # noqa: PLC0415
 
     settings = _settings(data_dir, database_url)
-    url = settings.resolved_database_url
-    if settings.database_url is None and not (settings.data_dir / "openbell.db").exists():
-        console.print(f"[red]No database in {settings.data_dir}[/red]")
-        raise typer.Exit(2)
-    report = asyncio.run(verify_ledger(url))
+    url = _existing_database(settings)
+    journal_sound = _verify_journal(settings, as_json=False) if deep else True
+    try:
+        report = asyncio.run(verify_ledger(url))
+    except JournalError as error:
+        console.print(f"[red]BROKEN[/red] the ledger cannot be rebuilt: {escape(str(error))}")
+        raise typer.Exit(1) from None
     table = Table(title=f"Ledger at sequence {report.sequence}")
     table.add_column("asset")
     table.add_column("sum of balances", justify="right")
@@ -161,10 +173,70 @@ def ledger_verify(data_dir: DataDir = None, database_url: DatabaseUrl = None) ->
             "[green]OK[/green]: every asset sums to zero, no negative balance, "
             "holds match open orders"
         )
-        return
     for problem in report.problems:
         console.print(f"[red]BROKEN[/red] {problem}")
-    raise typer.Exit(1)
+    if not (report.ok and journal_sound):
+        raise typer.Exit(1)
+
+
+@journal_app.command("verify")
+def journal_verify(
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False,
+) -> None:
+    """Read the whole journal from sequence 1: every checksum, every record decoded, no gap.
+
+    Read-only, beside a running server too. Exit 0 when sound, 1 when damaged, 2 when
+    there is no database.
+    """
+    settings = _settings(data_dir, database_url)
+    _existing_database(settings)
+    if not _verify_journal(settings, as_json=as_json):
+        raise typer.Exit(1)
+
+
+def _existing_database(settings: Settings) -> str:
+    if settings.database_url is None and not (settings.data_dir / "openbell.db").exists():
+        console.print(f"[red]No database in {settings.data_dir}[/red]")
+        raise typer.Exit(2)
+    return settings.resolved_database_url
+
+
+def _verify_journal(settings: Settings, *, as_json: bool) -> bool:
+    """Print what `journal verify` found; True when the journal is sound."""
+    from openbell.core.application.errors import JournalError  # noqa: PLC0415
+    from openbell.core.bootstrap import acknowledged_path, verify_journal_at  # noqa: PLC0415
+
+    url = settings.resolved_database_url
+    try:
+        report = asyncio.run(verify_journal_at(url, acknowledged_path(settings.data_dir, url)))
+    except JournalError as error:
+        console.print(f"[red]Cannot read the journal:[/red] {escape(str(error))}")
+        raise typer.Exit(2) from None
+    summary = {
+        "ok": report.ok,
+        "records": report.records,
+        "entries": report.entries,
+        "last_sequence": report.last_sequence,
+        "acknowledged_sequence": report.acknowledged.sequence if report.acknowledged else None,
+        "problems": report.problems,
+    }
+    if as_json:
+        sys.stdout.write(json.dumps(summary) + "\n")
+        return report.ok
+    out = Console()
+    out.print(
+        f"Journal: {report.records} records, {report.entries} entries, "
+        f"last sequence {report.last_sequence}"
+        + (f", acknowledged {summary['acknowledged_sequence']}" if report.acknowledged else ""),
+        markup=False,
+    )
+    for problem in report.problems:
+        console.print(f"[red]DAMAGED[/red] {escape(problem)}")
+    if report.ok:
+        out.print("[green]OK[/green]: every record's checksum, decoding and sequence check out")
+    return report.ok
 
 
 @bench_app.command("engine")

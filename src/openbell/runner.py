@@ -27,6 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from openbell.app import Platform, prepare, start_platform
 from openbell.consistency import InconsistentPastError
 from openbell.core.application.errors import (
+    IntegrityCheckError,
     JournalCorruptedError,
     JournalLockedError,
     JournalStorageError,
@@ -48,7 +49,11 @@ EXIT_LOCKED: Final = 4
 EXIT_CODES: Final[tuple[tuple[tuple[type[BaseException], ...], int, str], ...]] = (
     ((DataDirError,), EXIT_DATA_DIR, "the data directory is refused"),
     ((InconsistentPastError,), EXIT_INCONSISTENT, "the past is inconsistent"),
-    ((JournalCorruptedError,), EXIT_INCONSISTENT, "the journal failed its integrity check"),
+    (
+        (JournalCorruptedError, IntegrityCheckError),
+        EXIT_INCONSISTENT,
+        "the journal failed its integrity check",
+    ),
     ((JournalLockedError,), EXIT_LOCKED, "another server holds the journal"),
     (
         (JournalStorageError, SnapshotStoreError, SQLAlchemyError, asyncpg.PostgresError, OSError),

@@ -5,6 +5,7 @@ that makes journals over one store and can damage that store behind their back.
 """
 
 import asyncio
+import re
 import signal
 import sqlite3
 import subprocess
@@ -30,10 +31,10 @@ from openbell.contracts.commands import (
 )
 from openbell.contracts.enums import OrderType, SelfTradePrevention, Side, TimeInForce
 from openbell.core.adapters import tables  # noqa: F401  # registers the core tables
-from openbell.core.adapters.codec import COMMAND_TAGS, JournalRecord, checksum, encode_record
+from openbell.core.adapters.codec import COMMAND_TAGS, checksum, encode_record
 from openbell.core.adapters.memory import InMemoryJournal, InMemoryStorage
 from openbell.core.adapters.postgres import PostgresJournal
-from openbell.core.adapters.sqlite import SqliteJournal
+from openbell.core.adapters.sqlite import SqliteJournal, SqliteWriterLock
 from openbell.core.application.errors import (
     JournalCorruptedError,
     JournalLockedError,
@@ -41,7 +42,8 @@ from openbell.core.application.errors import (
     JournalSequenceError,
     JournalStorageError,
 )
-from openbell.core.application.ports import Journal, JournalEntry
+from openbell.core.application.ports import Discontinuity, Journal, JournalEntry, JournalRecord
+from openbell.core.bootstrap import writer_lock_for
 from openbell.platform.db import asyncpg_dsn, is_sqlite, prepare_database, sqlite_path
 
 START_NS = 1_700_000_000_000_000_000
@@ -550,6 +552,50 @@ class JournalContract:
         with pytest.raises(RuntimeError, match="not open"):
             journal.read()
 
+    async def test_an_intact_journal_has_no_discontinuity(self, backend: Backend):
+        journal = await backend.opened()
+        assert await journal.discontinuities(limit=5) == []  # type: ignore[attr-defined]
+        await journal.append(orders(1, 4))
+        await journal.append(orders(5, 3))
+        assert await journal.discontinuities(limit=5) == []  # type: ignore[attr-defined]
+        assert await journal.storage_problems() == []  # type: ignore[attr-defined]
+
+    async def test_a_missing_first_record_a_gap_and_an_overlap_are_discontinuities(
+        self, backend: Backend
+    ):
+        journal = await backend.opened()
+        await journal.append(orders(1, 4))
+        await journal.append(orders(5, 3))
+        await journal.append(orders(8, 2))
+        await backend.delete_record(1)
+        await backend.delete_record(8)
+        await backend.insert_record(encode_record(orders(10, 2), 9))
+        await backend.insert_record(encode_record(orders(11, 3), 10))
+        found = await journal.discontinuities(limit=5)  # type: ignore[attr-defined]
+        assert found == [
+            Discontinuity(previous_last=0, first_sequence=5, last_sequence=7),
+            Discontinuity(previous_last=7, first_sequence=10, last_sequence=11),
+            Discontinuity(previous_last=11, first_sequence=11, last_sequence=13),
+        ]
+        assert len(await journal.discontinuities(limit=2)) == 2  # type: ignore[attr-defined]
+
+    async def test_stored_records_are_listed_in_pages_as_stored_even_when_damaged(
+        self, backend: Backend
+    ):
+        journal = await backend.opened()
+        for first in range(1, 10, 3):
+            await journal.append(orders(first, 3))
+        await backend.set_checksum(4, 7)
+        listed = await journal.records_after(0, 2)  # type: ignore[attr-defined]
+        assert [record.first_sequence for record in listed] == [1, 4]
+        assert listed[1].checksum == 7
+        rest = await journal.records_after(4, 10)  # type: ignore[attr-defined]
+        assert [(record.first_sequence, record.last_sequence) for record in rest] == [(7, 9)]
+        holding = await journal.record_holding(8)  # type: ignore[attr-defined]
+        assert holding is not None
+        assert holding.first_sequence == 7
+        assert await journal.record_holding(10) is None  # type: ignore[attr-defined]
+
 
 async def _payload(backend: Backend, journal: Journal, first_sequence: int) -> bytes:
     if isinstance(backend, SqlBackend):
@@ -602,7 +648,7 @@ _WRITER_SCRIPT = textwrap.dedent(
     """
     import asyncio, sys
     from openbell.core.adapters.postgres import PostgresJournal
-    from openbell.core.adapters.sqlite import SqliteJournal
+    from openbell.core.adapters.sqlite import SqliteJournal, SqliteWriterLock
     from openbell.core.application.ports import JournalEntry
     from openbell.contracts.commands import OpenAccount
 
@@ -706,3 +752,32 @@ async def _writer_lock_holders(url: str) -> int:
     finally:
         await connection.close()
     return count
+
+
+async def test_a_held_writer_lock_refuses_a_second_holder_naming_itself(database_url: str):
+    url = database_url
+    first, second = writer_lock_for(url), writer_lock_for(url)
+    await first.acquire()
+    try:
+        with pytest.raises(JournalLockedError, match=re.escape(second.name)):
+            await second.acquire()
+    finally:
+        await first.release()
+    await second.acquire()
+    await second.release()
+
+
+async def test_a_sqlite_journal_writes_under_the_lock_it_is_given(sqlite_url: str):
+    await prepare_database(sqlite_url)
+    lock = SqliteWriterLock(sqlite_url)
+    with pytest.raises(RuntimeError, match="lock is not held"):
+        await SqliteJournal(sqlite_url, lock=lock).open()
+    await lock.acquire()
+    journal = SqliteJournal(sqlite_url, lock=lock)
+    await journal.open()
+    await journal.append(orders(1, 1))
+    await journal.close()
+    assert lock.held  # the journal leaves the lock to whoever took it
+    with pytest.raises(JournalLockedError):
+        await SqliteJournal(sqlite_url).open()
+    await lock.release()

@@ -767,12 +767,16 @@ async def _journaled(
     The window keeps JOURNAL_WINDOW commands queued, in stream order, so the
     sequencer drains them in batches and writes each batch in one group commit.
     """
+    from openbell.core.adapters.acknowledged import AcknowledgedFile  # noqa: PLC0415
     from openbell.core.application.sequencer import Sequencer  # noqa: PLC0415
     from openbell.core.bootstrap import journal_for  # noqa: PLC0415
     from openbell.shared.time import SystemClock  # noqa: PLC0415
 
     async with _journal_database(kind, database_url) as url:
-        journal = journal_for(url)
+        # As the server runs: the acknowledged mark is rewritten after every append.
+        folder = tempfile.TemporaryDirectory(prefix="openbell-bench-")
+        mark = AcknowledgedFile(Path(folder.name) / "journal.acknowledged")
+        journal = journal_for(url, acknowledged=mark)
         await journal.open()
         try:
             exchange = Exchange()
@@ -786,6 +790,8 @@ async def _journaled(
             await sequencer.stop()
         finally:
             await journal.close()
+            mark.close()
+            folder.cleanup()
     state = openbell_state(exchange, trades, traded)
     problems = disagreements(state, ours.state, with_counts=True)
     if problems:

@@ -1,14 +1,36 @@
 """The core's composition root: pick adapters for a database URL, recover, start the sequencer."""
 
-from collections.abc import Awaitable, Callable, Sequence
+import hashlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
 from typing import NamedTuple
+
+from sqlalchemy.engine import make_url
 
 from openbell.contracts.results import Outcome
 from openbell.core.adapters import tables as _tables  # noqa: F401  # registers the core's tables
-from openbell.core.adapters.codec import decode_state, encode_state
-from openbell.core.adapters.postgres import PostgresJournal, PostgresSnapshotStore
-from openbell.core.adapters.sqlite import SqliteJournal, SqliteSnapshotStore
-from openbell.core.application.ports import Journal, SnapshotStore
+from openbell.core.adapters.acknowledged import AcknowledgedFile
+from openbell.core.adapters.codec import decode_record, decode_state, encode_state
+from openbell.core.adapters.postgres import (
+    PostgresJournal,
+    PostgresSnapshotStore,
+    PostgresWriterLock,
+)
+from openbell.core.adapters.sqlite import SqliteJournal, SqliteSnapshotStore, SqliteWriterLock
+from openbell.core.application.integrity import (
+    IntegrityMonitor,
+    JournalReport,
+    check_at_start,
+    verify_journal,
+)
+from openbell.core.application.ports import (
+    AcknowledgedMark,
+    AuditedJournal,
+    Journal,
+    SnapshotStore,
+    WriterLock,
+)
 from openbell.core.application.recovery import Recovery, recover
 from openbell.core.application.sequencer import Sequencer
 from openbell.core.application.snapshots import Snapshotter
@@ -16,7 +38,7 @@ from openbell.core.application.tuning import tune_garbage_collector
 from openbell.core.domain.exchange import Exchange
 from openbell.core.domain.state import State
 from openbell.core.domain.verification import LedgerReport, verify
-from openbell.platform.db import is_postgres, is_sqlite
+from openbell.platform.db import is_postgres, is_sqlite, sqlite_path
 from openbell.shared.time import Clock
 
 REPLAY_PUBLISH_CHUNK = 1_000
@@ -28,38 +50,110 @@ class CoreOptions(NamedTuple):
     snapshot_every_commands: int = 100_000
     snapshot_interval_seconds: float = 300.0
     snapshots_kept: int = 3
+    integrity_check_interval_seconds: float = 300.0
 
 
 class Core:
     """A running core: the sequencer over a recovered exchange, and the stores behind it."""
 
     def __init__(
-        self, sequencer: Sequencer, journal: Journal, snapshots: SnapshotStore, recovery: Recovery
+        self,
+        sequencer: Sequencer,
+        journal: Journal,
+        snapshots: SnapshotStore,
+        recovery: Recovery,
+        integrity: IntegrityMonitor,
+        resources: AsyncExitStack,
     ) -> None:
         self.sequencer = sequencer
         self.journal = journal
         self.snapshots = snapshots
         self.recovery = recovery
+        self.integrity = integrity
+        self._resources = resources
 
     @property
     def exchange(self) -> Exchange:
         return self.sequencer.exchange
 
+    @property
+    def integrity_ok(self) -> bool:
+        """False while the last background check of the journal found a problem."""
+        return self.integrity.ok
+
     async def stop(self) -> None:
         """Finish queued commands, write a final snapshot, close the stores."""
         try:
+            await self.integrity.stop()
             await self.sequencer.stop()
         finally:
-            await self.snapshots.close()
-            await self.journal.close()
+            await self._resources.aclose()
 
 
-def journal_for(url: str, *, read_only: bool = False) -> Journal:
+def writer_lock_for(url: str) -> WriterLock:
     if is_sqlite(url):
-        return SqliteJournal(url, read_only=read_only)
+        return SqliteWriterLock(url)
     if is_postgres(url):
-        return PostgresJournal(url, read_only=read_only)
+        return PostgresWriterLock(url)
+    raise ValueError("the writer lock needs a sqlite+aiosqlite:// or postgresql+asyncpg:// URL")
+
+
+@asynccontextmanager
+async def hold_writer_lock(url: str) -> AsyncIterator[WriterLock]:
+    """Hold the database's writer lock, or raise JournalLockedError naming who holds it.
+
+    Take it before migrating: a second server on a live database then refuses before
+    it changes anything. Hand it to `start_core`, which writes under it.
+    """
+    lock = writer_lock_for(url)
+    await lock.acquire()
+    try:
+        yield lock
+    finally:
+        await lock.release()
+
+
+def acknowledged_path(data_dir: Path, url: str) -> Path:
+    """Where the last acknowledged sequence of the database at `url` is recorded.
+
+    The default SQLite database's is `journal.acknowledged` beside it, so a copied data
+    directory carries it along; any other database's name carries a digest of where
+    that database is, so pointing the data directory at another one starts afresh.
+    """
+    if is_sqlite(url) and sqlite_path(url).resolve() == (data_dir / "openbell.db").resolve():
+        return data_dir / "journal.acknowledged"
+    where = make_url(url)
+    place = f"{where.drivername}://{where.host}:{where.port}/{where.database}"
+    digest = hashlib.sha256(place.encode()).hexdigest()[:12]
+    return data_dir / f"journal-{digest}.acknowledged"
+
+
+def journal_for(
+    url: str,
+    *,
+    read_only: bool = False,
+    lock: WriterLock | None = None,
+    acknowledged: AcknowledgedMark | None = None,
+) -> AuditedJournal:
+    """The journal at `url`; a writer under `lock` if given, else under a lock of its own."""
+    if is_sqlite(url):
+        if lock is not None and not isinstance(lock, SqliteWriterLock):
+            raise TypeError("a SQLite journal is written under a SqliteWriterLock")
+        return SqliteJournal(url, read_only=read_only, lock=lock, acknowledged=acknowledged)
+    if is_postgres(url):
+        # The journal fences its own session; `lock` keeps other processes out.
+        return PostgresJournal(url, read_only=read_only, acknowledged=acknowledged)
     raise ValueError("the journal needs a sqlite+aiosqlite:// or postgresql+asyncpg:// URL")
+
+
+@asynccontextmanager
+async def open_journal(url: str, *, read_only: bool = True) -> AsyncIterator[AuditedJournal]:
+    journal = journal_for(url, read_only=read_only)
+    await journal.open()
+    try:
+        yield journal
+    finally:
+        await journal.close()
 
 
 def snapshot_store_for(url: str, *, read_only: bool = False) -> SnapshotStore:
@@ -78,6 +172,15 @@ def decode_snapshot(payload: bytes) -> State:
     return state
 
 
+class StoreOptions(NamedTuple):
+    """Where the core writes, besides its database: how it is locked and its acknowledged mark."""
+
+    writer_lock: WriterLock | None = None
+    """Held by the caller (see `hold_writer_lock`); without one the core takes its own."""
+    acknowledged: Path | None = None
+    """The file of the last acknowledged sequence (see `acknowledged_path`); None: no file."""
+
+
 async def start_core(
     database_url: str,
     clock: Clock,
@@ -85,30 +188,65 @@ async def start_core(
     publish: Callable[[Sequence[Outcome]], None] | None = None,
     replay_after: int | None = None,
     options: CoreOptions | None = None,
+    stores: StoreOptions | None = None,
     before_start: Callable[[Exchange], Awaitable[None]] | None = None,
 ) -> Core:
-    """Open the journal as its only writer, recover the exchange and start sequencing.
+    """Open the journal as its only writer, check it, recover the exchange and start sequencing.
 
     Outcomes of commands after `replay_after` are published again while replaying, so
     projections that were behind the journal catch up before new commands arrive.
     `before_start` sees the recovered exchange while the writer lock is held and before
-    any command is taken: it may refuse the start by raising.
+    any command is taken: it may refuse the start by raising. Whatever fails, every
+    store opened here is closed again before the error propagates.
     """
-    options = options or CoreOptions()
-    journal = journal_for(database_url)
-    snapshots = snapshot_store_for(database_url)
-    await journal.open()
-    try:
+    options, stores = options or CoreOptions(), stores or StoreOptions()
+    async with AsyncExitStack() as resources:
+        mark = _open_mark(stores.acknowledged, resources)
+        journal = await _open_journal(database_url, stores.writer_lock, mark, resources)
+        await check_at_start(journal, mark)
+        snapshots = snapshot_store_for(database_url)
         await snapshots.open()
+        resources.push_async_callback(snapshots.close)
         recovery = await _recover(journal, snapshots, publish, replay_after)
         if before_start is not None:
             await before_start(recovery.exchange)
-    except BaseException:
-        try:
-            await snapshots.close()
-        finally:
-            await journal.close()
-        raise
+        sequencer = _sequencer(recovery, journal, snapshots, clock, publish, options)
+        await sequencer.start()
+        integrity = IntegrityMonitor(
+            lambda: open_journal(database_url), mark, options.integrity_check_interval_seconds
+        )
+        integrity.start()
+        return Core(sequencer, journal, snapshots, recovery, integrity, resources.pop_all())
+    raise AssertionError("unreachable")  # pragma: no cover  # the block returns or raises
+
+
+def _open_mark(path: Path | None, resources: AsyncExitStack) -> AcknowledgedFile | None:
+    if path is None:
+        return None
+    mark = AcknowledgedFile(path)
+    resources.callback(mark.close)
+    return mark
+
+
+async def _open_journal(
+    url: str, lock: WriterLock | None, mark: AcknowledgedMark | None, resources: AsyncExitStack
+) -> AuditedJournal:
+    if lock is None:
+        lock = await resources.enter_async_context(hold_writer_lock(url))
+    journal = journal_for(url, lock=lock, acknowledged=mark)
+    await journal.open()
+    resources.push_async_callback(journal.close)
+    return journal
+
+
+def _sequencer(
+    recovery: Recovery,
+    journal: Journal,
+    snapshots: SnapshotStore,
+    clock: Clock,
+    publish: Callable[[Sequence[Outcome]], None] | None,
+    options: CoreOptions,
+) -> Sequencer:
     snapshotter = Snapshotter(
         snapshots,
         encode_state,
@@ -119,7 +257,7 @@ async def start_core(
     )
     snapshotter.last_sequence = recovery.snapshot_sequence
     tune_garbage_collector()
-    sequencer = Sequencer(
+    return Sequencer(
         recovery.exchange,
         journal,
         clock,
@@ -128,8 +266,6 @@ async def start_core(
         max_batch=options.max_batch,
         max_inbox=options.max_inbox,
     )
-    await sequencer.start()
-    return Core(sequencer, journal, snapshots, recovery)
 
 
 async def _recover(
@@ -170,3 +306,10 @@ async def verify_ledger(database_url: str) -> LedgerReport:
     finally:
         await journal.close()
     return verify(recovery.exchange)
+
+
+async def verify_journal_at(database_url: str, acknowledged: Path | None) -> JournalReport:
+    """Verify the whole journal read-only, beside a running writer if there is one."""
+    mark = AcknowledgedFile(acknowledged) if acknowledged is not None else None
+    async with open_journal(database_url) as journal:
+        return await verify_journal(journal, decode_record, mark)

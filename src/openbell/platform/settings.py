@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     snapshot_every_commands: int = Field(default=100_000, ge=1)
     snapshot_interval_seconds: float = Field(default=300.0, gt=0)
     snapshots_kept: int = Field(default=3, ge=1)
+    integrity_check_interval_seconds: float = Field(default=300.0, gt=0)
+    """How often the running core re-checks its journal (quick_check, continuity, the
+    acknowledged mark); /readyz answers not ready while a check fails."""
     shutdown_grace_seconds: float = Field(default=10.0, gt=0)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     max_request_head_bytes: int = Field(default=16 * 1024, ge=1024, le=1024 * 1024)

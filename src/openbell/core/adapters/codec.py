@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from enum import Enum
 from operator import itemgetter
 from types import MappingProxyType, NoneType, UnionType
-from typing import Final, NamedTuple, Protocol, cast, get_args, get_type_hints
+from typing import Final, Protocol, cast, get_args, get_type_hints
 
 import msgpack
 
@@ -38,7 +38,7 @@ from openbell.core.application.errors import (
     JournalCorruptedError,
     JournalSequenceError,
 )
-from openbell.core.application.ports import JournalEntry
+from openbell.core.application.ports import JournalEntry, JournalRecord
 
 FORMAT_VERSION: Final = 1
 """Version of the record layout; bump it only together with a reader for the old one."""
@@ -267,14 +267,16 @@ def decode_state(data: bytes) -> object:
         raise CodecError(f"state does not decode: {error}") from error
 
 
-class JournalRecord(NamedTuple):
-    """One appended batch as stored: a row of `core_journal`."""
+DISCONTINUITIES: Final = """
+    SELECT previous_last, first_sequence, last_sequence FROM (
+        SELECT first_sequence, last_sequence,
+            lag(last_sequence, 1, 0) OVER (ORDER BY first_sequence) AS previous_last
+        FROM core_journal
+    ) AS records WHERE first_sequence <> previous_last + 1 ORDER BY first_sequence LIMIT {limit}
+"""
+"""Records that do not start right after the one before: one scan, on SQLite and PostgreSQL.
 
-    first_sequence: int
-    last_sequence: int
-    entry_count: int
-    payload: bytes
-    checksum: int
+Format `limit` with the driver's placeholder (``?`` or ``$1``)."""
 
 
 def checksum(payload: bytes) -> int:

@@ -12,7 +12,6 @@ from operator import attrgetter
 from typing import Final
 
 from openbell.core.adapters.codec import (
-    JournalRecord,
     encode_record,
     stream_entries,
 )
@@ -23,7 +22,7 @@ from openbell.core.application.errors import (
     SnapshotConflictError,
     SnapshotStoreError,
 )
-from openbell.core.application.ports import JournalEntry, Snapshot
+from openbell.core.application.ports import Discontinuity, JournalEntry, JournalRecord, Snapshot
 
 _first_sequence: Final = attrgetter("first_sequence")
 
@@ -128,6 +127,28 @@ class InMemoryJournal:
         self._check_open()
         # A reader sees what the writer appended since; the writer knows its own position.
         return self._storage.last_sequence if self._read_only else self._last_sequence
+
+    async def storage_problems(self) -> list[str]:
+        self._check_open()
+        return []
+
+    async def discontinuities(self, limit: int) -> list[Discontinuity]:
+        self._check_open()
+        found, previous_last = [], 0
+        for record in self._storage.records:
+            if record.first_sequence != previous_last + 1:
+                found.append(Discontinuity(previous_last, *record[:2]))
+            previous_last = record.last_sequence
+        return found[:limit]
+
+    async def records_after(self, after_first: int, limit: int) -> list[JournalRecord]:
+        self._check_open()
+        start = self._storage.index_after(after_first)
+        return self._storage.records[start : start + limit]
+
+    async def record_holding(self, sequence: int) -> JournalRecord | None:
+        self._check_open()
+        return await _StorageRecords(self._storage).record_holding(sequence)
 
     def _check_open(self) -> None:
         if not self._is_open:

@@ -16,7 +16,7 @@ from typing import Final
 
 import asyncpg
 
-from openbell.core.adapters.codec import JournalRecord, encode_record, stream_entries
+from openbell.core.adapters.codec import DISCONTINUITIES, encode_record, stream_entries
 from openbell.core.application.errors import (
     JournalLockedError,
     JournalReadOnlyError,
@@ -25,13 +25,29 @@ from openbell.core.application.errors import (
     SnapshotConflictError,
     SnapshotStoreError,
 )
-from openbell.core.application.ports import JournalEntry, Snapshot
+from openbell.core.application.ports import (
+    Acknowledged,
+    AcknowledgedMark,
+    Discontinuity,
+    JournalEntry,
+    JournalRecord,
+    Snapshot,
+)
 from openbell.platform.db import asyncpg_dsn
 
 WRITER_LOCK_KEY: Final = int.from_bytes(
     hashlib.sha256(b"openbell.core.journal.writer").digest()[:8], "big", signed=True
 )
 """The advisory lock id of the journal writer; advisory locks are scoped to one database."""
+
+PROCESS_LOCK_KEY: Final = int.from_bytes(
+    hashlib.sha256(b"openbell.core.writer-process").digest()[:8], "big", signed=True
+)
+"""The advisory lock id the writing process holds from before it migrates until it stops.
+
+It is another id than the journal's: an advisory lock held by one session is refused to
+every other, and the journal's session, which takes its own again on every reconnection
+(its fence), is not the session that migrated."""
 
 # Errors meaning the database or the connection to it failed.
 _DRIVER_ERRORS: Final = (
@@ -65,6 +81,11 @@ _RECORDS_BETWEEN: Final = """
 _FIRST_SEQUENCE_AFTER: Final = (
     "SELECT min(first_sequence) FROM core_journal WHERE first_sequence > $1"
 )
+_DISCONTINUITIES: Final = DISCONTINUITIES.format(limit="$1")
+_RECORDS_AFTER: Final = """
+    SELECT first_sequence, last_sequence, entry_count, payload, checksum FROM core_journal
+    WHERE first_sequence > $1 ORDER BY first_sequence LIMIT $2
+"""
 
 
 async def _connect(url: str, *, read_only: bool) -> asyncpg.Connection:
@@ -85,7 +106,51 @@ async def _close(connection: asyncpg.Connection) -> None:
 
 async def _take_writer_lock(connection: asyncpg.Connection) -> None:
     if not await connection.fetchval("SELECT pg_try_advisory_lock($1)", WRITER_LOCK_KEY):
-        raise JournalLockedError("another journal writer holds this database")
+        raise JournalLockedError(
+            f"another journal writer holds this database's advisory lock {WRITER_LOCK_KEY}"
+        )
+
+
+class PostgresWriterLock:
+    """The writing process's advisory lock, on a connection of its own held until release.
+
+    Taken before the database is migrated, it makes a second server refuse before it
+    changes anything; the journal still fences its own session with `WRITER_LOCK_KEY`.
+    """
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self._connection: asyncpg.Connection | None = None
+
+    @property
+    def name(self) -> str:
+        return f"the PostgreSQL advisory lock {PROCESS_LOCK_KEY} of this database"
+
+    async def acquire(self) -> None:
+        if self._connection is not None:
+            raise RuntimeError("the writer lock is already held")
+        with _failures_as(JournalStorageError, "cannot take the writer lock"):
+            connection = await _connect(self._url, read_only=False)
+        try:
+            with _failures_as(JournalStorageError, "cannot take the writer lock"):
+                taken = await connection.fetchval(
+                    "SELECT pg_try_advisory_lock($1)", PROCESS_LOCK_KEY
+                )
+        except BaseException:
+            connection.terminate()
+            raise
+        if not taken:
+            await _close(connection)
+            raise JournalLockedError(
+                f"another openbell process is the writer of this database: it holds {self.name}"
+            )
+        self._connection = connection
+
+    async def release(self) -> None:
+        # Ending the session releases the advisory lock.
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            await _close(connection)
 
 
 async def _tune_writer(connection: asyncpg.Connection) -> None:
@@ -203,10 +268,16 @@ class PostgresJournal:
     """The journal in PostgreSQL. `read_only=True` reads beside a running writer."""
 
     def __init__(
-        self, url: str, *, read_only: bool = False, read_chunk_entries: int = 16_384
+        self,
+        url: str,
+        *,
+        read_only: bool = False,
+        read_chunk_entries: int = 16_384,
+        acknowledged: AcknowledgedMark | None = None,
     ) -> None:
         self._session = _Session(url, "journal", read_only=read_only, fenced=not read_only)
         self._read_only = read_only
+        self._acknowledged = acknowledged
         self._read_chunk_entries = read_chunk_entries
         self._last_sequence: int | None = None
         """The last durable sequence; None after a failed write, until read back."""
@@ -246,6 +317,8 @@ class PostgresJournal:
                 f"the database refused sequences {record.first_sequence}..{record.last_sequence}",
             )
         self._last_sequence = record.last_sequence
+        if self._acknowledged is not None:
+            self._acknowledged.write(Acknowledged(record.last_sequence, record.checksum))
 
     def read(self, after_sequence: int = 0) -> AsyncIterator[JournalEntry]:
         self._session.check_open()
@@ -258,6 +331,28 @@ class PostgresJournal:
             # A reader follows the writer.
             return await self._durable_sequence()
         return await self._position()
+
+    async def storage_problems(self) -> list[str]:
+        """Nothing: PostgreSQL checks its own pages (data checksums, amcheck) out of band."""
+        self._session.check_open()
+        return []
+
+    async def discontinuities(self, limit: int) -> list[Discontinuity]:
+        rows = await self._fetch(_DISCONTINUITIES, limit)
+        return [Discontinuity._make(row) for row in rows]
+
+    async def records_after(self, after_first: int, limit: int) -> list[JournalRecord]:
+        rows = await self._fetch(_RECORDS_AFTER, after_first, limit)
+        return [JournalRecord._make(row) for row in rows]
+
+    async def record_holding(self, sequence: int) -> JournalRecord | None:
+        self._session.check_open()
+        return await _PostgresRecords(self._session).record_holding(sequence)
+
+    async def _fetch(self, query: str, *parameters: int) -> list[asyncpg.Record]:
+        self._session.check_open()
+        with _failures_as(JournalStorageError, "cannot read the journal"):
+            return await self._session.fetch(query, *parameters)
 
     async def _position(self) -> int:
         """The last durable sequence, read again after a failed write or a new connection."""

@@ -6,8 +6,10 @@ append is a single INSERT in autocommit mode: one transaction, one fsync per
 batch, which is the group commit the sequencer relies on.
 
 One writer at a time is enforced with an exclusive `flock` on `<database>.lock`,
-held while the journal is open. The kernel drops the lock when the process dies,
-so a crashed writer never blocks its successor. `flock` is POSIX: no Windows.
+held while the journal is open, or, taken by the composition root before it
+migrates the database, for the whole life of the process. The kernel drops the
+lock when the process dies, so a crashed writer never blocks its successor.
+`flock` is POSIX: no Windows.
 """
 
 import fcntl
@@ -19,7 +21,11 @@ from typing import Final
 
 import aiosqlite
 
-from openbell.core.adapters.codec import JournalRecord, encode_record, stream_entries
+from openbell.core.adapters.codec import (
+    DISCONTINUITIES,
+    encode_record,
+    stream_entries,
+)
 from openbell.core.application.errors import (
     JournalLockedError,
     JournalReadOnlyError,
@@ -28,7 +34,14 @@ from openbell.core.application.errors import (
     SnapshotConflictError,
     SnapshotStoreError,
 )
-from openbell.core.application.ports import JournalEntry, Snapshot
+from openbell.core.application.ports import (
+    Acknowledged,
+    AcknowledgedMark,
+    Discontinuity,
+    JournalEntry,
+    JournalRecord,
+    Snapshot,
+)
 from openbell.platform.db import sqlite_path
 
 # The WHERE clause makes the database itself refuse a batch that does not continue
@@ -54,20 +67,46 @@ _RECORDS_BETWEEN: Final = """
 _FIRST_SEQUENCE_AFTER: Final = (
     "SELECT min(first_sequence) FROM core_journal WHERE first_sequence > ?"
 )
+_DISCONTINUITIES: Final = DISCONTINUITIES.format(limit="?")
+_RECORDS_AFTER: Final = """
+    SELECT first_sequence, last_sequence, entry_count, payload, checksum FROM core_journal
+    WHERE first_sequence > ? ORDER BY first_sequence LIMIT ?
+"""
 
 
-def _lock_path(database: Path) -> Path:
+def lock_path(database: Path) -> Path:
+    """The writer lock's file, beside the database."""
     return database.with_name(f"{database.name}.lock")
 
 
-class _WriterLock:
-    """An exclusive flock on a file beside the database, held by the open writer."""
+class SqliteWriterLock:
+    """An exclusive flock on a file beside the database, held by the one writer.
 
-    def __init__(self, path: Path) -> None:
-        self._path = path
+    The composition root takes it before migrating and hands it to the journal; a
+    journal given none takes its own when it opens.
+    """
+
+    def __init__(self, url: str) -> None:
+        self._path = lock_path(sqlite_path(url))
         self._descriptor: int | None = None
 
-    def acquire(self) -> None:
+    @property
+    def name(self) -> str:
+        return f"the lock file {self._path}"
+
+    @property
+    def held(self) -> bool:
+        return self._descriptor is not None
+
+    async def acquire(self) -> None:
+        self.acquire_now()
+
+    async def release(self) -> None:
+        self.release_now()
+
+    def acquire_now(self) -> None:
+        if self._descriptor is not None:
+            raise RuntimeError("the writer lock is already held")
         try:
             descriptor = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as error:
@@ -76,10 +115,12 @@ class _WriterLock:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(descriptor)
-            raise JournalLockedError(f"another journal writer holds {self._path}") from None
+            raise JournalLockedError(
+                f"another openbell process is the writer of this database: it holds {self.name}"
+            ) from None
         self._descriptor = descriptor
 
-    def release(self) -> None:
+    def release_now(self) -> None:
         if self._descriptor is not None:
             # Closing the descriptor releases the flock.
             os.close(self._descriptor)
@@ -126,13 +167,17 @@ class SqliteJournal:
         read_only: bool = False,
         busy_timeout: float = 30.0,
         read_chunk_entries: int = 16_384,
+        lock: SqliteWriterLock | None = None,
+        acknowledged: AcknowledgedMark | None = None,
     ) -> None:
         self._path = sqlite_path(url)
         self._database = _read_only_uri(self._path) if read_only else self._path
         self._read_only = read_only
         self._busy_timeout = busy_timeout
         self._read_chunk_entries = read_chunk_entries
-        self._lock = _WriterLock(_lock_path(self._path))
+        self._owns_lock = lock is None and not read_only
+        self._lock = lock
+        self._acknowledged = acknowledged
         self._connection: aiosqlite.Connection | None = None
         self._last_sequence: int | None = None
         """The last durable sequence; None after a failed write, until read back."""
@@ -140,8 +185,11 @@ class SqliteJournal:
     async def open(self) -> None:
         if self._connection is not None:
             raise RuntimeError("the journal is already open")
-        if not self._read_only:
-            self._lock.acquire()
+        if self._owns_lock:
+            self._lock = SqliteWriterLock(f"sqlite:///{self._path}")
+            self._lock.acquire_now()
+        elif not self._read_only and not (self._lock and self._lock.held):
+            raise RuntimeError("the journal's writer lock is not held")
         try:
             self._connection = await self._connect()
             self._last_sequence = await self._durable_sequence()
@@ -163,7 +211,8 @@ class SqliteJournal:
             if connection is not None:
                 await connection.close()
         finally:
-            self._lock.release()
+            if self._owns_lock and self._lock is not None:
+                self._lock.release_now()
 
     async def append(self, entries: Sequence[JournalEntry]) -> None:
         connection = self._writer()
@@ -186,6 +235,8 @@ class SqliteJournal:
                 f"the database refused sequences {record.first_sequence}..{record.last_sequence}",
             )
         self._last_sequence = record.last_sequence
+        if self._acknowledged is not None:
+            self._acknowledged.write(Acknowledged(record.last_sequence, record.checksum))
 
     def read(self, after_sequence: int = 0) -> AsyncIterator[JournalEntry]:
         source = _SqliteRecords(self._open_connection())
@@ -205,6 +256,32 @@ class SqliteJournal:
             raise JournalStorageError(f"cannot read the journal: {error}") from error
         last: int = rows[0][0] if rows else 0
         return last
+
+    async def storage_problems(self) -> list[str]:
+        """SQLite's quick_check: every page and index readable and well formed."""
+        try:
+            rows = await self._open_connection().execute_fetchall("PRAGMA quick_check")
+        except sqlite3.Error as error:
+            return [f"{self._path}: {error}"]
+        reported = [str(row[0]) for row in rows]
+        return [] if reported == ["ok"] else [f"{self._path}: {line}" for line in reported]
+
+    async def discontinuities(self, limit: int) -> list[Discontinuity]:
+        rows = await self._fetch_rows(_DISCONTINUITIES, limit)
+        return [Discontinuity._make(row) for row in rows]
+
+    async def records_after(self, after_first: int, limit: int) -> list[JournalRecord]:
+        rows = await self._fetch_rows(_RECORDS_AFTER, after_first, limit)
+        return [JournalRecord._make(row) for row in rows]
+
+    async def record_holding(self, sequence: int) -> JournalRecord | None:
+        return await _SqliteRecords(self._open_connection()).record_holding(sequence)
+
+    async def _fetch_rows(self, query: str, *parameters: int) -> list[sqlite3.Row]:
+        try:
+            return list(await self._open_connection().execute_fetchall(query, parameters))
+        except sqlite3.Error as error:
+            raise JournalStorageError(f"cannot read the journal: {error}") from error
 
     def _open_connection(self) -> aiosqlite.Connection:
         if self._connection is None:

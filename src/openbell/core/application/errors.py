@@ -58,3 +58,10 @@ class SnapshotStoreError(OpenbellError):
 
 class SnapshotConflictError(SnapshotStoreError):
     """A different state was already saved at the same sequence: the core is not deterministic."""
+
+
+class IntegrityCheckError(OpenbellError):
+    """A check of the stored journal found damage: the core refuses to run on it.
+
+    The message names what was found and what an operator can do (docs/recovery.md).
+    """

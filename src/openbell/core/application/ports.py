@@ -38,6 +38,86 @@ class Journal(Protocol):
         ...
 
 
+class JournalRecord(NamedTuple):
+    """One appended batch as stored: a row of `core_journal`."""
+
+    first_sequence: int
+    last_sequence: int
+    entry_count: int
+    payload: bytes
+    checksum: int
+
+
+class Discontinuity(NamedTuple):
+    """A record that does not start right after the one before it (a gap, or an overlap)."""
+
+    previous_last: int
+    first_sequence: int
+    last_sequence: int
+
+
+class JournalAudit(Protocol):
+    """What an integrity check reads from a journal's store, beside or without a writer."""
+
+    async def storage_problems(self) -> list[str]:
+        """What the database itself reports about its files (SQLite's quick_check)."""
+        ...
+
+    async def discontinuities(self, limit: int) -> list[Discontinuity]:
+        """Up to `limit` records that do not continue the one before, in one query."""
+        ...
+
+    async def records_after(self, after_first: int, limit: int) -> list[JournalRecord]:
+        """Up to `limit` stored records with a first sequence above `after_first`, in order."""
+        ...
+
+    async def record_holding(self, sequence: int) -> JournalRecord | None:
+        """The stored record whose range holds `sequence`, unverified."""
+        ...
+
+
+class AuditedJournal(Journal, JournalAudit, Protocol):
+    """A journal whose store can also be audited: every adapter is one."""
+
+
+class Acknowledged(NamedTuple):
+    """The last sequence acknowledged to a client, and the checksum of the record ending there."""
+
+    sequence: int
+    checksum: int
+
+
+class AcknowledgedMark(Protocol):
+    """A record of the last acknowledged sequence kept outside the journal's database.
+
+    It survives what rolls the database back (a lost `-wal`, a restored older file), so
+    a journal that ends before it has lost acknowledged commands.
+    """
+
+    def read(self) -> Acknowledged | None:
+        """The recorded mark; None when there is none yet."""
+        ...
+
+    def write(self, acknowledged: Acknowledged) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class WriterLock(Protocol):
+    """The one-writer lock of a journal's database, taken before anything writes to it."""
+
+    @property
+    def name(self) -> str:
+        """What the lock is, for an operator: a file, or an advisory lock."""
+        ...
+
+    async def acquire(self) -> None:
+        """Take the lock or raise JournalLockedError naming it."""
+        ...
+
+    async def release(self) -> None: ...
+
+
 class Snapshot(NamedTuple):
     """The core's state as of `sequence`, with the hash that replay must reproduce."""
 
