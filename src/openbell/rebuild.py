@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from openbell.app import core_options, prepare
-from openbell.core.bootstrap import start_core
+from openbell.core.bootstrap import accept_journal, acknowledged_path, start_core
 from openbell.core.domain.exchange import Exchange
 from openbell.platform.bus import InProcessBus
 from openbell.platform.db import create_engine
@@ -68,6 +68,9 @@ async def _rebuild(settings: Settings, engine: AsyncEngine) -> Rebuilt:
         end = core.sequencer.committed_sequence
         try:
             await _project_to(read_model, end)
+            # Trusting the journal includes its end: the acknowledged mark follows it.
+            url = settings.resolved_database_url
+            await accept_journal(url, acknowledged_path(settings.data_dir, url))
         finally:
             await core.stop()
             await read_model.projector.stop()

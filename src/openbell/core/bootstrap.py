@@ -21,6 +21,8 @@ from openbell.core.adapters.sqlite import SqliteJournal, SqliteSnapshotStore, Sq
 from openbell.core.application.integrity import (
     IntegrityMonitor,
     JournalReport,
+    accept_journal_end,
+    check_acknowledged,
     check_at_start,
     verify_journal,
 )
@@ -203,13 +205,15 @@ async def start_core(
     async with AsyncExitStack() as resources:
         mark = _open_mark(stores.acknowledged, resources)
         journal = await _open_journal(database_url, stores.writer_lock, mark, resources)
-        await check_at_start(journal, mark)
+        await check_at_start(journal)
         snapshots = snapshot_store_for(database_url)
         await snapshots.open()
         resources.push_async_callback(snapshots.close)
         recovery = await _recover(journal, snapshots, publish, replay_after)
         if before_start is not None:
             await before_start(recovery.exchange)
+        # After the callers' checks, whose findings name what else is ahead of the journal.
+        await check_acknowledged(journal, mark)
         sequencer = _sequencer(recovery, journal, snapshots, clock, publish, options)
         await sequencer.start()
         integrity = IntegrityMonitor(
@@ -313,3 +317,17 @@ async def verify_journal_at(database_url: str, acknowledged: Path | None) -> Jou
     mark = AcknowledgedFile(acknowledged) if acknowledged is not None else None
     async with open_journal(database_url) as journal:
         return await verify_journal(journal, decode_record, mark)
+
+
+async def accept_journal(database_url: str, acknowledged: Path) -> int:
+    """Record the journal's end as acknowledged, once an operator chose to trust the journal.
+
+    Without it, a journal that lost acknowledged commands keeps being refused at start.
+    """
+    mark = AcknowledgedFile(acknowledged)
+    try:
+        async with open_journal(database_url) as journal:
+            await accept_journal_end(journal, mark)
+            return await journal.last_sequence()
+    finally:
+        mark.close()

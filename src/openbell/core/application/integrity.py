@@ -143,20 +143,23 @@ async def acknowledged_problems(
     return [replaced]
 
 
-async def running_problems(journal: AuditedJournal, mark: AcknowledgedMark | None) -> list[str]:
-    """The checks cheap enough to run at every start and in the background."""
+async def damage_problems(journal: AuditedJournal) -> list[str]:
+    """What the database reports about its file, then gaps and overlaps in the journal."""
     problems = [f"the database reports: {line}" for line in await journal.storage_problems()]
     if problems:
         return problems  # on a damaged file, further queries only add noise
-    problems += [describe(found) for found in await journal.discontinuities(limit=5)]
-    if mark is not None:
+    return [describe(found) for found in await journal.discontinuities(limit=5)]
+
+
+async def running_problems(journal: AuditedJournal, mark: AcknowledgedMark | None) -> list[str]:
+    """The checks cheap enough to run at every start and in the background."""
+    problems = await damage_problems(journal)
+    if not problems and mark is not None:
         problems += await acknowledged_problems(journal, mark.read())
     return problems
 
 
-async def check_at_start(journal: AuditedJournal, mark: AcknowledgedMark | None) -> None:
-    """Refuse a damaged journal before recovery trusts it; start the acknowledged mark."""
-    problems = await running_problems(journal, mark)
+def _refuse(problems: list[str]) -> None:
     if problems:
         raise IntegrityCheckError(
             "the journal failed its integrity check: "
@@ -164,8 +167,29 @@ async def check_at_start(journal: AuditedJournal, mark: AcknowledgedMark | None)
             + ". Nothing was changed. See docs/recovery.md: restore the database from a "
             "backup, or run `openbell journal verify` for every damaged record."
         )
-    if mark is not None and mark.read() is None:
+
+
+async def check_at_start(journal: AuditedJournal) -> None:
+    """Refuse a damaged database file or a journal with gaps, before recovery reads it."""
+    _refuse(await damage_problems(journal))
+
+
+async def check_acknowledged(journal: AuditedJournal, mark: AcknowledgedMark | None) -> None:
+    """Refuse a journal that lost or replaced acknowledged commands; start a missing mark."""
+    if mark is None:
+        return
+    acknowledged = mark.read()
+    if acknowledged is None:
         await _start_mark(journal, mark)
+        return
+    _refuse(await acknowledged_problems(journal, acknowledged))
+
+
+async def accept_journal_end(journal: AuditedJournal, mark: AcknowledgedMark) -> None:
+    """Make the journal's end the acknowledged mark: the operator trusts the journal as it is."""
+    end = await journal.last_sequence()
+    record = await journal.record_holding(end) if end else None
+    mark.write(Acknowledged(end, record.checksum if record is not None else 0))
 
 
 async def _start_mark(journal: AuditedJournal, mark: AcknowledgedMark) -> None:
@@ -177,9 +201,7 @@ async def _start_mark(journal: AuditedJournal, mark: AcknowledgedMark) -> None:
     logger.warning(
         "no record of the last acknowledged sequence: taking the journal's end, %d, as it", end
     )
-    record = await journal.record_holding(end)
-    if record is not None:
-        mark.write(Acknowledged(end, record.checksum))
+    await accept_journal_end(journal, mark)
 
 
 JournalOpener = Callable[[], AbstractAsyncContextManager[AuditedJournal]]
