@@ -202,7 +202,8 @@ async def start_core(
     store opened here is closed again before the error propagates.
     """
     options, stores = options or CoreOptions(), stores or StoreOptions()
-    async with AsyncExitStack() as resources:
+    resources = AsyncExitStack()
+    try:
         mark = _open_mark(stores.acknowledged, resources)
         journal = await _open_journal(database_url, stores.writer_lock, mark, resources)
         await check_at_start(journal)
@@ -216,12 +217,14 @@ async def start_core(
         await check_acknowledged(journal, mark)
         sequencer = _sequencer(recovery, journal, snapshots, clock, publish, options)
         await sequencer.start()
-        integrity = IntegrityMonitor(
-            lambda: open_journal(database_url), mark, options.integrity_check_interval_seconds
-        )
-        integrity.start()
-        return Core(sequencer, journal, snapshots, recovery, integrity, resources.pop_all())
-    raise AssertionError("unreachable")  # pragma: no cover  # the block returns or raises
+    except BaseException:
+        await resources.aclose()
+        raise
+    integrity = IntegrityMonitor(
+        lambda: open_journal(database_url), mark, options.integrity_check_interval_seconds
+    )
+    integrity.start()
+    return Core(sequencer, journal, snapshots, recovery, integrity, resources)
 
 
 def _open_mark(path: Path | None, resources: AsyncExitStack) -> AcknowledgedFile | None:

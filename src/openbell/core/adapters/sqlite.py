@@ -170,6 +170,7 @@ class SqliteJournal:
         lock: SqliteWriterLock | None = None,
         acknowledged: AcknowledgedMark | None = None,
     ) -> None:
+        self._url = url
         self._path = sqlite_path(url)
         self._database = _read_only_uri(self._path) if read_only else self._path
         self._read_only = read_only
@@ -186,7 +187,7 @@ class SqliteJournal:
         if self._connection is not None:
             raise RuntimeError("the journal is already open")
         if self._owns_lock:
-            self._lock = SqliteWriterLock(f"sqlite:///{self._path}")
+            self._lock = SqliteWriterLock(self._url)
             self._lock.acquire_now()
         elif not self._read_only and not (self._lock and self._lock.held):
             raise RuntimeError("the journal's writer lock is not held")
