@@ -261,18 +261,25 @@ async def postgres(url: str, query: str) -> object:
         await connection.close()
 
 
-async def test_postgres_journal_rows_deleted_from_the_tail_are_refused(
+async def test_an_older_postgres_database_restored_under_a_newer_data_dir_is_refused(
     postgres_data_dir: tuple[Path, dict[str, str]],
 ):
+    """A point-in-time restore: the whole database, consistent with itself, from before the
+    last 20 orders. Nothing in it is ahead of its journal; only the data dir's mark knows."""
     data_dir, env = postgres_data_dir
     url = env["OPENBELL_DATABASE_URL"]
-    await postgres(
-        url,
-        "DELETE FROM core_journal WHERE first_sequence > "
-        "(SELECT max(first_sequence) - 5 FROM core_journal)",
-    )
-    refusal = await asyncio.to_thread(start_expecting_refusal, data_dir, env)
-    assert_refused(refusal, "acknowledged commands are missing")
+    server, _, name = url.rpartition("/")
+    admin = await asyncpg.connect(asyncpg_dsn(f"{server}/postgres"))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}_older" TEMPLATE "{name}"')
+        await asyncio.to_thread(run_and_stop, data_dir, range(60, 80), kill=False, env=env)
+        await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.execute(f'ALTER DATABASE "{name}_older" RENAME TO "{name}"')
+        refusal = await asyncio.to_thread(start_expecting_refusal, data_dir, env)
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}_older" WITH (FORCE)')
+        await admin.close()
+    assert_refused(refusal, "commands were acknowledged", "acknowledged commands are missing")
 
 
 async def test_postgres_corrupt_old_record_fails_journal_verify(
