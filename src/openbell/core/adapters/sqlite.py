@@ -74,8 +74,7 @@ _RECORDS_AFTER: Final = """
 """
 
 
-def lock_path(database: Path) -> Path:
-    """The writer lock's file, beside the database."""
+def _lock_path(database: Path) -> Path:
     return database.with_name(f"{database.name}.lock")
 
 
@@ -87,7 +86,7 @@ class SqliteWriterLock:
     """
 
     def __init__(self, url: str) -> None:
-        self._path = lock_path(sqlite_path(url))
+        self._path = _lock_path(sqlite_path(url))
         self._descriptor: int | None = None
 
     @property
