@@ -98,12 +98,14 @@ def assert_unavailable(response: httpx.Response) -> None:
 async def take_the_writer_lock(url: str) -> asyncpg.Connection:
     """End the server's journal session and hold the writer lock from another."""
     holder = await asyncpg.connect(asyncpg_dsn(url))
-    writer = await holder.fetchval(  # the only advisory lock in this fresh database
-        "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
+    # The server's advisory locks, the only ones in this fresh database: the journal's
+    # session and the process's writer lock (each on a session of its own).
+    ended = await holder.fetch(
+        "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted "
         "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
     )
-    assert writer is not None
-    assert await holder.fetchval("SELECT pg_terminate_backend($1)", writer)
+    assert ended
+    assert all(row[0] for row in ended)
     for _ in range(50):
         if await holder.fetchval("SELECT pg_try_advisory_lock($1)", WRITER_LOCK_KEY):
             return holder
