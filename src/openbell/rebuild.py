@@ -13,9 +13,16 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from openbell.app import core_options, prepare
-from openbell.core.bootstrap import accept_journal, acknowledged_path, start_core
+from openbell.app import core_options, secure
+from openbell.core.bootstrap import (
+    StoreOptions,
+    accept_journal,
+    acknowledged_path,
+    hold_writer_lock,
+    start_core,
+)
 from openbell.core.domain.exchange import Exchange
+from openbell.migrations import upgrade_database
 from openbell.platform.bus import InProcessBus
 from openbell.platform.db import create_engine
 from openbell.platform.settings import Settings
@@ -39,16 +46,23 @@ class Rebuilt(NamedTuple):
 
 
 async def rebuild_read_model(settings: Settings) -> Rebuilt:
-    """Empty the trading read model and project the whole journal into it again."""
-    await prepare(settings)
-    engine = create_engine(settings.resolved_database_url)
-    try:
-        return await _rebuild(settings, engine)
-    finally:
-        await engine.dispose()
+    """Empty the trading read model and project the whole journal into it again.
+
+    The writer lock comes first, as for `openbell up`: beside a running server this
+    refuses (JournalLockedError) before it migrates or changes anything.
+    """
+    secure(settings)
+    url = settings.resolved_database_url
+    async with hold_writer_lock(url) as lock:
+        await upgrade_database(url)
+        engine = create_engine(url)
+        try:
+            return await _rebuild(settings, engine, StoreOptions(writer_lock=lock))
+        finally:
+            await engine.dispose()
 
 
-async def _rebuild(settings: Settings, engine: AsyncEngine) -> Rebuilt:
+async def _rebuild(settings: Settings, engine: AsyncEngine, stores: StoreOptions) -> Rebuilt:
     bus: InProcessBus[Outcome] = InProcessBus()
     read_model = open_read_model(engine, bus)
     try:
@@ -63,6 +77,7 @@ async def _rebuild(settings: Settings, engine: AsyncEngine) -> Rebuilt:
             publish=bus.publish,
             replay_after=0,
             options=core_options(settings),
+            stores=stores,
             before_start=empty,
         )
         end = core.sequencer.committed_sequence
