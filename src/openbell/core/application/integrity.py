@@ -162,10 +162,9 @@ async def running_problems(journal: AuditedJournal, mark: AcknowledgedMark | Non
 def _refuse(problems: list[str]) -> None:
     if problems:
         raise IntegrityCheckError(
-            "the journal failed its integrity check: "
-            + "; ".join(problems)
-            + ". Nothing was changed. See docs/recovery.md: restore the database from a "
-            "backup, or run `openbell journal verify` for every damaged record."
+            "; ".join(problems)
+            + ". No command was journaled or replayed; restore the database from a "
+            "backup, and run `openbell journal verify` to list every damaged record."
         )
 
 
