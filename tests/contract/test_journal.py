@@ -781,3 +781,30 @@ async def test_a_sqlite_journal_writes_under_the_lock_it_is_given(sqlite_url: st
     with pytest.raises(JournalLockedError):
         await SqliteJournal(sqlite_url).open()
     await lock.release()
+
+
+async def test_a_writer_lock_says_it_is_held_until_released(database_url: str):
+    lock = writer_lock_for(database_url)
+    assert not await lock.still_held()
+    await lock.acquire()
+    assert await lock.still_held()
+    await lock.release()
+    assert not await lock.still_held()
+
+
+async def test_a_postgres_writer_lock_whose_session_ended_is_no_longer_held(postgres_url: str):
+    lock = writer_lock_for(postgres_url)
+    await lock.acquire()
+    try:
+        connection = await asyncpg.connect(asyncpg_dsn(postgres_url))
+        try:
+            await connection.execute(
+                "SELECT pg_terminate_backend(l.pid) FROM pg_locks l "
+                "JOIN pg_database d ON d.oid = l.database "
+                "WHERE l.locktype = 'advisory' AND d.datname = current_database() AND l.granted"
+            )
+        finally:
+            await connection.close()
+        assert not await lock.still_held()
+    finally:
+        await lock.release()

@@ -129,6 +129,26 @@ async def test_a_fenced_writer_refuses_reads_and_is_not_ready(on_postgres, postg
         await holder.close()
 
 
+async def test_a_fenced_writer_stops_serving_reads_without_waiting_for_a_write(
+    on_postgres, postgres_url
+):
+    server = on_postgres
+    for path in READS:
+        assert (await server.get(path)).status_code == 200
+    holder = await take_the_writer_lock(postgres_url)
+    try:
+        # No command follows: the fence watch alone notices the lock's session ended.
+        for _ in range(100):
+            if not server.platform.core.sequencer.running:
+                break
+            await asyncio.sleep(0.1)
+        for path in READS:
+            assert_unavailable(await server.get(path))
+        assert (await server.client.get("/readyz")).status_code == 503
+    finally:
+        await holder.close()
+
+
 def damage_the_read_model(database: Path) -> bytes:
     """Checkpoint the WAL, then zero the trading tables' pages; return the file as it was."""
     with sqlite3.connect(database) as connection:

@@ -347,3 +347,18 @@ async def test_every_command_gets_its_own_increasing_timestamp_across_batches_an
     assert strictly_increasing([outcome.timestamp for outcome in outcomes])
     journaled = [entry.timestamp async for entry in reader.read()]
     assert strictly_increasing(journaled)
+
+
+async def test_a_fenced_sequencer_refuses_commands_and_waiters_but_keeps_what_was_applied():
+    sequencer = await started(InMemoryJournal(InMemoryStorage()))
+    placed = await sequencer.execute(place(1, "before"))
+    waiting = asyncio.ensure_future(sequencer.wait_for(placed.sequence + 1))
+    await asyncio.sleep(0)
+    sequencer.fence(JournalLockedError("lost the writer lock"))
+    assert not sequencer.running
+    with pytest.raises(SequencerUnavailableError):
+        sequencer.submit(place(1, "after"))
+    with pytest.raises(SequencerUnavailableError):
+        await waiting
+    assert sequencer.committed_sequence == placed.sequence
+    await sequencer.stop()

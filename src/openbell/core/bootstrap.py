@@ -18,6 +18,7 @@ from openbell.core.adapters.postgres import (
     PostgresWriterLock,
 )
 from openbell.core.adapters.sqlite import SqliteJournal, SqliteSnapshotStore, SqliteWriterLock
+from openbell.core.application.fence import FenceWatch
 from openbell.core.application.integrity import (
     IntegrityMonitor,
     JournalReport,
@@ -53,6 +54,7 @@ class CoreOptions(NamedTuple):
     snapshot_interval_seconds: float = 300.0
     snapshots_kept: int = 3
     integrity_check_interval_seconds: float = 300.0
+    fence_check_interval_seconds: float = 1.0
 
 
 class Core:
@@ -66,6 +68,7 @@ class Core:
         recovery: Recovery,
         integrity: IntegrityMonitor,
         resources: AsyncExitStack,
+        fence: FenceWatch,
     ) -> None:
         self.sequencer = sequencer
         self.journal = journal
@@ -73,6 +76,7 @@ class Core:
         self.recovery = recovery
         self.integrity = integrity
         self._resources = resources
+        self._fence = fence
 
     @property
     def exchange(self) -> Exchange:
@@ -86,6 +90,7 @@ class Core:
     async def stop(self) -> None:
         """Finish queued commands, write a final snapshot, close the stores."""
         try:
+            await self._fence.stop()
             await self.integrity.stop()
             await self.sequencer.stop()
         finally:
@@ -205,7 +210,10 @@ async def start_core(
     resources = AsyncExitStack()
     try:
         mark = _open_mark(stores.acknowledged, resources)
-        journal = await _open_journal(database_url, stores.writer_lock, mark, resources)
+        lock = stores.writer_lock
+        if lock is None:
+            lock = await resources.enter_async_context(hold_writer_lock(database_url))
+        journal = await _open_journal(database_url, lock, mark, resources)
         await check_at_start(journal)
         snapshots = snapshot_store_for(database_url)
         await snapshots.open()
@@ -224,7 +232,9 @@ async def start_core(
         lambda: open_journal(database_url), mark, options.integrity_check_interval_seconds
     )
     integrity.start()
-    return Core(sequencer, journal, snapshots, recovery, integrity, resources)
+    fence = FenceWatch(lock, sequencer.fence, options.fence_check_interval_seconds)
+    fence.start()
+    return Core(sequencer, journal, snapshots, recovery, integrity, resources, fence)
 
 
 def _open_mark(path: Path | None, resources: AsyncExitStack) -> AcknowledgedFile | None:
@@ -236,10 +246,8 @@ def _open_mark(path: Path | None, resources: AsyncExitStack) -> AcknowledgedFile
 
 
 async def _open_journal(
-    url: str, lock: WriterLock | None, mark: AcknowledgedMark | None, resources: AsyncExitStack
+    url: str, lock: WriterLock, mark: AcknowledgedMark | None, resources: AsyncExitStack
 ) -> AuditedJournal:
-    if lock is None:
-        lock = await resources.enter_async_context(hold_writer_lock(url))
     journal = journal_for(url, lock=lock, acknowledged=mark)
     await journal.open()
     resources.push_async_callback(journal.close)

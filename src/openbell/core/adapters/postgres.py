@@ -111,6 +111,10 @@ async def _take_writer_lock(connection: asyncpg.Connection) -> None:
         )
 
 
+LOCK_CHECK_TIMEOUT_SECONDS: Final = 5.0
+"""How long the lock's session may take to answer before the lock counts as lost."""
+
+
 class PostgresWriterLock:
     """The writing process's advisory lock, on a connection of its own held until release.
 
@@ -151,6 +155,17 @@ class PostgresWriterLock:
         connection, self._connection = self._connection, None
         if connection is not None:
             await _close(connection)
+
+    async def still_held(self) -> bool:
+        """A session keeps its advisory lock until it ends: the lock is held while it answers."""
+        connection = self._connection
+        if connection is None or connection.is_closed():
+            return False
+        try:
+            await connection.fetchval("SELECT 1", timeout=LOCK_CHECK_TIMEOUT_SECONDS)
+        except _DRIVER_ERRORS:
+            return False
+        return True
 
 
 async def _tune_writer(connection: asyncpg.Connection) -> None:

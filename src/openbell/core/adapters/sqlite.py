@@ -103,6 +103,10 @@ class SqliteWriterLock:
     async def release(self) -> None:
         self.release_now()
 
+    async def still_held(self) -> bool:
+        # An flock lasts as long as its descriptor: nothing outside can take it away.
+        return self.held
+
     def acquire_now(self) -> None:
         if self._descriptor is not None:
             raise RuntimeError("the writer lock is already held")

@@ -117,6 +117,10 @@ class WriterLock(Protocol):
 
     async def release(self) -> None: ...
 
+    async def still_held(self) -> bool:
+        """Whether this process still holds the lock; False once it may have lost it."""
+        ...
+
 
 class Snapshot(NamedTuple):
     """The core's state as of `sequence`, with the hash that replay must reproduce."""

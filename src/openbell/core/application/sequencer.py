@@ -151,6 +151,16 @@ class Sequencer:
             await self._snapshotter.take(self.exchange, wait=True)
             await self._snapshotter.drain()
 
+    def fence(self, error: BaseException) -> None:
+        """Stop taking commands for good: this process is no longer the journal's writer.
+
+        A write already in flight still completes and is applied (it is durable);
+        everything queued or submitted later is refused, and `running` turns False.
+        """
+        if self._failure is None:
+            self._fail(error)
+            self._wakeup.set()
+
     async def wait_for(self, sequence: int) -> None:
         """Wait until the command with this sequence number has been applied."""
         if self.committed_sequence >= sequence:
