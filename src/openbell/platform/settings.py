@@ -1,10 +1,11 @@
 """One typed settings object, read from OPENBELL_* environment variables and validated at start."""
 
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "placeholder"})
 
@@ -45,6 +46,10 @@ class Settings(BaseSettings):
     """Open connections per server process; more are answered 503 and closed."""
     max_connections_per_client: int = Field(default=256, ge=1)
     """Open connections per client address; behind a proxy, raise it (all share its address)."""
+
+    trusted_proxies: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = ()
+    """Comma-separated CIDRs of reverse proxies whose Forwarded / X-Forwarded-For is believed;
+    empty, the socket peer is the client (see `platform/web/client_ip.py`)."""
 
     api_docs_enabled: bool = True
     """Serve the OpenAPI document at /openapi.json and Swagger UI at /docs."""
@@ -119,6 +124,14 @@ class Settings(BaseSettings):
     login_address_window_seconds: int = Field(default=900, ge=60)
     """Failures from one address (any accounts) counted over this window."""
     totp_issuer_name: str = Field(default="openbell", min_length=1, max_length=64)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_cidrs(cls, value: object) -> object:
+        # A typo here would silently trust nobody (or everybody): refuse it at start.
+        if isinstance(value, str):
+            return tuple(ip_network(cidr.strip()) for cidr in value.split(",") if cidr.strip())
+        return value
 
     @property
     def resolved_database_url(self) -> str:

@@ -375,7 +375,8 @@ async def _read_form(request: Request) -> dict[str, str] | None:
 
 
 def _address(request: Request) -> str | None:
-    # The direct peer: the gateway's trusted-proxy logic will supply the real client later.
+    # The real client: behind a trusted proxy the edge (ClientIpMiddleware) has already
+    # replaced the socket peer with the forwarded address.
     return request.client.host if request.client is not None else None
 
 

@@ -12,6 +12,7 @@ from starlette.types import Lifespan
 from openbell import __version__
 from openbell.platform.auth import InvalidTokenError, Principal, TokenVerifier
 from openbell.platform.settings import Settings
+from openbell.platform.web.client_ip import ClientIpMiddleware
 from openbell.platform.web.direct import DirectRoutes
 from openbell.platform.web.docs import docs_routes
 from openbell.platform.web.errors import (
@@ -43,7 +44,8 @@ async def _last_resort_error(request: Request, _exc: Exception) -> Response:
 
 
 def middleware_stack(settings: Settings, policies: Sequence[Middleware] = ()) -> list[Middleware]:
-    """The middleware, outermost first: the edge (ids, headers, 500 guard), policies, body limit.
+    """The middleware, outermost first: the edge (ids, headers, 500 guard), the real client
+    address (behind trusted proxies), policies, body limit.
 
     `policies` are the gateway's later additions (rate limits, load shedding, IP lists):
     they run once the request has an id and before any body is read, and whatever they
@@ -55,6 +57,7 @@ def middleware_stack(settings: Settings, policies: Sequence[Middleware] = ()) ->
             hsts_max_age_seconds=settings.hsts_max_age_seconds,
             docs_prefix=DOCS_PATH,
         ),
+        Middleware(ClientIpMiddleware, trusted_proxies=settings.trusted_proxies),
         *policies,
         Middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes),
     ]
