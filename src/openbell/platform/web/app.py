@@ -45,19 +45,20 @@ async def _last_resort_error(request: Request, _exc: Exception) -> Response:
 
 def middleware_stack(settings: Settings, policies: Sequence[Middleware] = ()) -> list[Middleware]:
     """The middleware, outermost first: the edge (ids, headers, 500 guard), the real client
-    address (behind trusted proxies), policies, body limit.
+    address (only with trusted proxies: otherwise the peer is the client), policies, body limit.
 
     `policies` are the gateway's later additions (rate limits, load shedding, IP lists):
     they run once the request has an id and before any body is read, and whatever they
     answer still carries the request id and the security headers.
     """
+    proxies = settings.trusted_proxies
     return [
         Middleware(
             EdgeMiddleware,
             hsts_max_age_seconds=settings.hsts_max_age_seconds,
             docs_prefix=DOCS_PATH,
         ),
-        Middleware(ClientIpMiddleware, trusted_proxies=settings.trusted_proxies),
+        *([Middleware(ClientIpMiddleware, trusted_proxies=proxies)] if proxies else []),
         *policies,
         Middleware(BodySizeLimitMiddleware, max_body_bytes=settings.max_body_bytes),
     ]
