@@ -5,9 +5,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from openbell.contracts.commands import CancelOrder
+from openbell.contracts.commands import CancelAllOrders, CancelOrder
 from openbell.contracts.enums import OrderStatus
-from openbell.contracts.results import DuplicateOrder, OrderView, Rejected
+from openbell.contracts.results import DuplicateOrder, OrdersCancelled, OrderView, Rejected
 from openbell.core.domain.exchange import Exchange
 from openbell.core.domain.state import export_state, restore_state, state_hash
 from openbell.core.domain.verification import verify
@@ -34,7 +34,8 @@ amend = st.tuples(
     st.one_of(st.none(), st.integers(1, 40)),
     st.one_of(st.none(), st.integers(-60, 60)),
 )
-steps = st.lists(st.one_of(place, place, cancel, amend), min_size=1, max_size=80)
+cancel_all = st.tuples(st.just("cancel_all"), st.integers(0, TRADERS - 1), st.booleans())
+steps = st.lists(st.one_of(place, place, cancel, amend, cancel_all), min_size=1, max_size=80)
 
 
 def run(market: Market, traders: list[int], step: tuple[Any, ...]) -> object:
@@ -55,6 +56,9 @@ def run(market: Market, traders: list[int], step: tuple[Any, ...]) -> object:
             stp=stp,
             client_order_id=f"k{client_id}",
         ).result
+    if kind == "cancel_all":
+        _, who, of_symbol = step
+        return market.run(CancelAllOrders(traders[who], "ACME" if of_symbol else None)).result
     if not orders:
         return None
     order = market.exchange.open_orders[orders[step[1] % len(orders)]]
@@ -72,6 +76,8 @@ def check_invariants(market: Market, result: object) -> None:
     for order in market.exchange.open_orders.values():
         assert order.remaining > 0
         assert order.filled + order.remaining == order.quantity
+    if isinstance(result, OrdersCancelled):
+        assert all(market.exchange.open_order(order.order_id) is None for order in result.orders)
     if isinstance(result, OrderView):
         assert 0 <= result.filled_quantity <= result.quantity
     if isinstance(result, DuplicateOrder) and result.order is not None:

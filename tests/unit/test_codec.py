@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from openbell.contracts.commands import (
     AmendOrder,
+    CancelAllOrders,
     CancelOrder,
     Command,
     DefineAsset,
@@ -57,6 +58,8 @@ SAMPLES: list[Command] = [
     PlaceOrder(1, "ordre-été-🚀", "BTC-USD", Side.BUY, OrderType.MARKET, None, 5, TimeInForce.IOC),
     CancelOrder(1, 2),
     AmendOrder(1, 2, None, 7),
+    CancelAllOrders(1, "BTC-USD"),
+    CancelAllOrders(1, None),
 ]
 
 
@@ -80,6 +83,7 @@ def test_the_command_tags_are_pinned():
         "PlaceOrder": 8,
         "CancelOrder": 9,
         "AmendOrder": 10,
+        "CancelAllOrders": 11,
     }
     assert FORMAT_VERSION == 1
 

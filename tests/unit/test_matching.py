@@ -1,12 +1,19 @@
 """Matching rules: price-time priority, order types, time in force, amend, cancel, halts."""
 
-from openbell.contracts.commands import Deposit, HaltMarket, ResumeMarket, SetReferencePrice
+from openbell.contracts.commands import (
+    CancelAllOrders,
+    DefineAsset,
+    Deposit,
+    HaltMarket,
+    ResumeMarket,
+    SetReferencePrice,
+)
 from openbell.contracts.enums import CancelReason, OrderStatus, RejectReason
 from openbell.contracts.events import OrderAccepted, OrderAmended, OrderCancelled, OrderRejected
-from openbell.contracts.results import DuplicateOrder, OrderView, Rejected
+from openbell.contracts.results import DuplicateOrder, OrdersCancelled, OrderView, Rejected
 from openbell.core.domain.verification import verify
 
-from builders import Market, trades
+from builders import Market, listing, trades
 
 
 def order_of(outcome) -> OrderView:
@@ -473,3 +480,70 @@ def test_a_rejected_order_shows_the_quantity_it_was_placed_with_as_original():
     assert isinstance(outcome.result, Rejected)
     assert outcome.result.order is not None
     assert outcome.result.order.original_quantity == 7
+
+
+def cancelled_by(outcome) -> list[OrderView]:
+    assert isinstance(outcome.result, OrdersCancelled), outcome.result
+    return outcome.result.orders
+
+
+def with_second_symbol(market: Market) -> Market:
+    market.run(DefineAsset("BETA", 0))
+    market.run(listing(symbol="BETA", base_asset="BETA"))
+    return market
+
+
+def test_cancel_all_cancels_every_open_order_of_the_caller_by_order_id_and_frees_holds():
+    market = with_second_symbol(Market())
+    trader, other = market.trader(), market.trader()
+    mine = [
+        order_of(market.place(trader, "buy", 10, 9_990)),
+        order_of(market.place(trader, "sell", 5, 10_010)),
+        order_of(market.place(trader, "buy", 3, 9_980, symbol="BETA")),
+    ]
+    theirs = order_of(market.place(other, "buy", 7, 9_990))
+    outcome = market.run(CancelAllOrders(trader, None))
+    cancelled = cancelled_by(outcome)
+    assert [order.order_id for order in cancelled] == [order.order_id for order in mine]
+    assert {(order.status, order.reason) for order in cancelled} == {
+        (OrderStatus.CANCELLED, CancelReason.REQUESTED)
+    }
+    events = [event for event in outcome.events if isinstance(event, OrderCancelled)]
+    assert [event.order_id for event in events] == [order.order_id for order in mine]
+    assert market.balance(trader, "USD") == (10_000_000, 0)
+    assert market.balance(trader, "ACME") == (1_000, 0)
+    assert market.exchange.open_order(theirs.order_id) is not None
+    assert market.book() == ([(9_990, 7)], [])
+    assert verify(market.exchange).ok
+
+
+def test_cancel_all_of_one_symbol_leaves_the_callers_other_symbols_resting():
+    market = with_second_symbol(Market())
+    trader = market.trader()
+    acme = order_of(market.place(trader, "buy", 10, 9_990))
+    beta = order_of(market.place(trader, "buy", 3, 9_980, symbol="BETA"))
+    cancelled = cancelled_by(market.run(CancelAllOrders(trader, "BETA")))
+    assert [order.order_id for order in cancelled] == [beta.order_id]
+    assert market.exchange.open_order(acme.order_id) is not None
+    assert market.exchange.open_order(beta.order_id) is None
+    assert verify(market.exchange).ok
+
+
+def test_cancel_all_with_nothing_open_or_an_unknown_symbol_cancels_nothing():
+    market = Market()
+    trader = market.trader()
+    resting = order_of(market.place(trader, "buy", 10, 9_990))
+    assert cancelled_by(market.run(CancelAllOrders(market.trader(), None))) == []
+    outcome = market.run(CancelAllOrders(trader, "NOPE"))
+    assert (cancelled_by(outcome), outcome.events) == ([], [])
+    assert market.exchange.open_order(resting.order_id) is not None
+
+
+def test_cancel_all_works_while_the_whole_market_is_halted():
+    market = Market()
+    trader = market.trader()
+    resting = order_of(market.place(trader, "buy", 10, 9_990))
+    market.run(HaltMarket(None, "exchange halt"))
+    [cancelled] = cancelled_by(market.run(CancelAllOrders(trader, "ACME")))
+    assert (cancelled.order_id, cancelled.status) == (resting.order_id, OrderStatus.CANCELLED)
+    assert market.balance(trader, "USD") == (10_000_000, 0)

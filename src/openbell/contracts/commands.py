@@ -96,6 +96,16 @@ class AmendOrder(NamedTuple):
     price: Price | None = None
 
 
+class CancelAllOrders(NamedTuple):
+    """Cancel every open order of an account, of one symbol or, when `symbol` is None, of all.
+
+    One command, so a trader in a surge clears the book of their orders in one step.
+    """
+
+    account_id: AccountId
+    symbol: Symbol | None = None
+
+
 Command = (
     DefineAsset
     | ListInstrument
@@ -107,4 +117,5 @@ Command = (
     | PlaceOrder
     | CancelOrder
     | AmendOrder
+    | CancelAllOrders
 )

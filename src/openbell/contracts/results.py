@@ -79,7 +79,13 @@ class Done(NamedTuple):
     """The command took effect and has nothing more to say than its events."""
 
 
-Result = OrderView | Rejected | DuplicateOrder | BalanceView | AccountView | Done
+class OrdersCancelled(NamedTuple):
+    """The orders a CancelAllOrders cancelled, as it left them, by order id."""
+
+    orders: list[OrderView]
+
+
+Result = OrderView | Rejected | DuplicateOrder | BalanceView | AccountView | Done | OrdersCancelled
 
 
 class Outcome(NamedTuple):

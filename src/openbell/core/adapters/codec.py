@@ -22,6 +22,7 @@ import msgpack
 
 from openbell.contracts.commands import (
     AmendOrder,
+    CancelAllOrders,
     CancelOrder,
     Command,
     DefineAsset,
@@ -55,6 +56,7 @@ COMMAND_TAGS: Final[Mapping[type[Command], int]] = MappingProxyType(
         PlaceOrder: 8,
         CancelOrder: 9,
         AmendOrder: 10,
+        CancelAllOrders: 11,
     },
 )
 """Never renumber or reuse a tag: see the module docstring."""

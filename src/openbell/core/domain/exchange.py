@@ -10,6 +10,7 @@ from typing import Any, Final
 
 from openbell.contracts.commands import (
     AmendOrder,
+    CancelAllOrders,
     CancelOrder,
     Command,
     DefineAsset,
@@ -49,6 +50,7 @@ from openbell.contracts.results import (
     Done,
     DuplicateOrder,
     InstrumentView,
+    OrdersCancelled,
     OrderView,
     Outcome,
     Rejected,
@@ -112,6 +114,7 @@ class Exchange:
             SetReferencePrice: self._set_reference_price,
             HaltMarket: self._halt_market,
             ResumeMarket: self._resume_market,
+            CancelAllOrders: self._cancel_all_orders,
         }
 
     def apply(self, command: Command, sequence: SequenceNumber, timestamp: Timestamp) -> Outcome:
@@ -230,6 +233,27 @@ class Exchange:
             return Rejected(RejectReason.UNKNOWN_ORDER)
         self.markets[order.symbol].cancel(order, events, timestamp, self.sequence)
         return order_view(order)
+
+    def _cancel_all_orders(
+        self, command: CancelAllOrders, timestamp: Timestamp, events: list[Event]
+    ) -> Result:
+        """Cancel the account's open orders (of one symbol, if given) in order id order.
+
+        Allowed while halted, as every cancel is; an unknown symbol or account has no
+        open orders, so it cancels nothing rather than being refused.
+        """
+        account_id, symbol = command.account_id, command.symbol
+        order_ids = sorted(
+            order_id
+            for order_id, order in self.open_orders.items()
+            if order.account_id == account_id and (symbol is None or order.symbol == symbol)
+        )
+        cancelled: list[OrderView] = []
+        for order_id in order_ids:
+            order = self.open_orders[order_id]
+            self.markets[order.symbol].cancel(order, events, timestamp, self.sequence)
+            cancelled.append(order_view(order))
+        return OrdersCancelled(cancelled)
 
     def _amend_order(
         self, command: AmendOrder, timestamp: Timestamp, events: list[Event]
