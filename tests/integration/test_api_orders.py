@@ -556,3 +556,66 @@ async def test_a_retry_of_a_finished_order_the_read_model_lacks_answers_503(api)
     response = await api.order(client_order_id="lagging")
     problem(response, 503, "unavailable")
     assert response.headers["retry-after"] == "1"
+
+
+# --- cancelling all -------------------------------------------------------------
+
+
+async def test_cancel_all_cancels_every_open_order_of_the_caller_in_one_command(api):
+    first = (await api.order(client_order_id="all-1")).json()
+    second = (await api.order(symbol="ETH-USD", price="2000.0", quantity="1")).json()
+    bobs = (await api.order(who="bob")).json()
+    response = await api.delete("/v1/orders")
+    assert response.status_code == 200, response.text
+    cancelled = response.json()["cancelled"]
+    assert [order["order_id"] for order in cancelled] == [first["order_id"], second["order_id"]]
+    assert {(order["status"], order["reason"]) for order in cancelled} == {
+        ("cancelled", "requested")
+    }
+    assert len({order["sequence"] for order in cancelled}) == 1
+    assert cancelled[0]["sequence"] > second["sequence"]
+    assert (await api.get("/v1/orders/by-client-id/all-1")).json() == cancelled[0]
+    assert (await api.get("/v1/orders")).json()["orders"] == []
+    assert (await api.get(f"/v1/orders/{bobs['order_id']}", who="bob")).json()["status"] == "new"
+    balances = {row["asset"]: row for row in (await api.get("/v1/balances")).json()}
+    assert balances["USD"]["held"] == "0.00"
+
+
+async def test_cancel_all_of_one_symbol_leaves_the_others_open(api):
+    acme = (await api.order()).json()
+    eth = (await api.order(symbol="ETH-USD", price="2000.0", quantity="1")).json()
+    response = await api.delete("/v1/orders?symbol=ETH-USD")
+    assert [order["order_id"] for order in response.json()["cancelled"]] == [eth["order_id"]]
+    [still_open] = (await api.get("/v1/orders")).json()["orders"]
+    assert still_open["order_id"] == acme["order_id"]
+
+
+async def test_cancel_all_with_nothing_open_or_an_unknown_symbol_answers_an_empty_list(api):
+    await api.order()
+    assert (await api.delete("/v1/orders?symbol=NOPE")).json() == {"cancelled": []}
+    assert (await api.delete("/v1/orders", who="bob")).json() == {"cancelled": []}
+    assert len((await api.get("/v1/orders")).json()["orders"]) == 1
+
+
+async def test_cancel_all_works_while_the_market_is_halted(api):
+    placed = (await api.order()).json()
+    await api.run(HaltMarket(None, "exchange halt"))
+    [cancelled] = (await api.delete("/v1/orders")).json()["cancelled"]
+    assert (cancelled["order_id"], cancelled["status"]) == (placed["order_id"], "cancelled")
+
+
+async def test_cancel_all_needs_the_trade_scope(api):
+    await api.order()
+    response = await api.delete("/v1/orders", who="alice_reader")
+    assert response.status_code == 403
+    assert response.headers["content-type"] == PROBLEM
+    assert len((await api.get("/v1/orders")).json()["orders"]) == 1
+
+
+@pytest.mark.parametrize("query", ["symbol=not%20a%20symbol", "symbl=ACME", "status=open"])
+async def test_cancel_all_refuses_a_bad_symbol_or_an_unknown_parameter(api, query):
+    await api.order()
+    response = await api.delete(f"/v1/orders?{query}")
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == PROBLEM
+    assert len((await api.get("/v1/orders")).json()["orders"]) == 1

@@ -25,10 +25,17 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Generic, NamedTuple, Protocol, TypeVar
 
-from openbell.contracts.commands import AmendOrder, CancelOrder, PlaceOrder
+from openbell.contracts.commands import AmendOrder, CancelAllOrders, CancelOrder, PlaceOrder
 from openbell.contracts.enums import RejectReason
-from openbell.contracts.results import BalanceView, DuplicateOrder, OrderView, Outcome, Rejected
-from openbell.shared.ids import AccountId, ClientOrderId, OrderId, SequenceNumber
+from openbell.contracts.results import (
+    BalanceView,
+    DuplicateOrder,
+    OrdersCancelled,
+    OrderView,
+    Outcome,
+    Rejected,
+)
+from openbell.shared.ids import AccountId, ClientOrderId, OrderId, SequenceNumber, Symbol
 from openbell.trading.application.errors import (
     ClientOrderIdReusedError,
     OrderNotFoundError,
@@ -134,6 +141,16 @@ class OrderService:
         if order_id is None:
             raise OrderNotOpenError(await self.order_by_client_id(account_id, client_order_id))
         return await self.cancel_order(CancelOrder(account_id, order_id))
+
+    async def cancel_all(self, account_id: AccountId, symbol: Symbol | None) -> list[Order]:
+        """Cancel the account's open orders, of `symbol` or of every symbol, in one command.
+
+        The orders as the command left them, by order id; none when nothing was open.
+        """
+        outcome = await self._sequencer.execute(CancelAllOrders(account_id, symbol))
+        if not isinstance(outcome.result, OrdersCancelled):
+            raise _rejection(outcome)
+        return [order_from_view(view, outcome.sequence) for view in outcome.result.orders]
 
     async def amend_order(self, command: AmendOrder) -> Order:
         outcome = await self._sequencer.execute(command)

@@ -9,7 +9,7 @@ so they are direct routes (see `openbell.platform.web.direct`): `_OrderEntry` se
 them without FastAPI's dependency injection and response re-validation, checking the
 token, the scope and the strict request models itself, and the signatures of
 `place_order`, `amend_order`, `cancel_order` and `cancel_order_by_client_id`
-document them as before.
+document them as before. Cancel-all (`DELETE /v1/orders`) is an ordinary route.
 """
 
 import secrets
@@ -71,6 +71,7 @@ from openbell.trading.entrypoints.schemas import (
     AmendOrderRequest,
     BalanceResponse,
     BookResponse,
+    CancelledOrders,
     InstrumentResponse,
     OrderPage,
     OrderResponse,
@@ -525,6 +526,26 @@ def create_router(trading: Trading) -> APIRouter:  # noqa: C901  # one closure p
         return OrderPage(
             orders=presenter.orders(found), next_cursor=next_cursor, next_after_sequence=None
         )
+
+    @router.delete(
+        "/orders",
+        summary="Cancel all your open orders, or those of one symbol, in one command",
+        description=(
+            "Cancels every open order of yours (of `symbol`, when given) at once; "
+            "allowed while the market is halted. Answers with the cancelled orders, "
+            "by order id, each carrying the sequence of the cancel; an empty list "
+            "when none was open, an unknown symbol included."
+        ),
+        responses=_READ_RESPONSES,
+    )
+    async def cancel_all_orders(
+        account_id: TradeAccount, symbol: SymbolFilter = None, _strict: StrictQuery = None
+    ) -> CancelledOrders:
+        with _problems(presenter):
+            cancelled = await orders.cancel_all(
+                account_id, None if symbol is None else Symbol(symbol)
+            )
+        return CancelledOrders(cancelled=presenter.orders(cancelled))
 
     @router.get(
         "/orders/by-client-id/{client_order_id}",

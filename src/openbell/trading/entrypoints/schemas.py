@@ -160,6 +160,13 @@ class OrderPage(BaseModel):
     next_after_sequence: int | None = NEXT_AFTER_SEQUENCE
 
 
+class CancelledOrders(BaseModel):
+    cancelled: list[OrderResponse] = Field(
+        description="The orders cancelled, as the cancel left them, by order id; "
+        "empty when nothing was open."
+    )
+
+
 class TradeResponse(BaseModel):
     trade_id: int
     order_id: int
