@@ -18,6 +18,7 @@ import pytest
 
 from openbell.contracts.commands import (
     AmendOrder,
+    CancelAllOrders,
     CancelOrder,
     Command,
     DefineAsset,
@@ -98,6 +99,8 @@ ALL_COMMANDS: list[Command] = [
     AmendOrder(7, 42, quantity=2),
     AmendOrder(7, 42, price=4_900_000),
     AmendOrder(7, 42),
+    CancelAllOrders(7, "BTC-USD"),
+    CancelAllOrders(7, None),
 ]
 
 
